@@ -1,0 +1,62 @@
+"""anynet: fully-connected neural networks written once against the Python Array API standard.
+
+One network definition runs on NumPy (the default), CuPy, PyTorch, JAX or array-api-strict.
+Choose with ``ANYNET_BACKEND=cupy`` or :func:`anynet.set_backend`.
+"""
+
+from __future__ import annotations
+
+from . import random
+from .backends import (
+    Backend,
+    available_backends,
+    backend_of,
+    backend_source,
+    get_backend,
+    known_backends,
+    set_backend,
+    to_device,
+    to_numpy,
+    use_backend,
+)
+from .dtypes import default_dtype, get_default_dtype, set_default_dtype
+from .errors import (
+    AnynetError,
+    BackendMismatchError,
+    BackendNotFoundError,
+    BackendUnavailableError,
+    CheckpointError,
+    DeviceError,
+    InputError,
+    InputTypeError,
+    NonFiniteLossError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnynetError",
+    "Backend",
+    "BackendMismatchError",
+    "BackendNotFoundError",
+    "BackendUnavailableError",
+    "CheckpointError",
+    "DeviceError",
+    "InputError",
+    "InputTypeError",
+    "NonFiniteLossError",
+    "__version__",
+    "available_backends",
+    "backend_of",
+    "backend_source",
+    "default_dtype",
+    "get_backend",
+    "get_default_dtype",
+    "known_backends",
+    "random",
+    "set_backend",
+    "set_default_dtype",
+    "to_device",
+    "to_numpy",
+    "use_backend",
+]

@@ -1,0 +1,107 @@
+"""The adapter contract: what anynet needs to know about one array library.
+
+An adapter is the only place that names a library. Everything above it works on the array
+namespace ``xp`` that the adapter hands out and uses only the Python Array API standard.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+
+class Adapter:
+    """Base class of the per-library adapters.
+
+    Subclasses set the class attributes and override the hooks whose generic version does not
+    fit their library.
+    """
+
+    #: name used in specs such as ``"torch:cpu"``
+    name: str = ""
+    #: module imported to check that the library is installed
+    module_name: str = ""
+    #: distribution name to report the version of
+    distribution: str = ""
+    #: how to install it (shown in errors)
+    install: str = ""
+
+    def __init__(self) -> None:
+        self._xp: ModuleType | None = None
+        self._lib: ModuleType | None = None
+
+    # -- loading ---------------------------------------------------------------------------
+    def library(self) -> ModuleType:
+        """Import and return the library module (raises ImportError if missing)."""
+        if self._lib is None:
+            self._lib = importlib.import_module(self.module_name)
+            self._on_load(self._lib)
+        return self._lib
+
+    def _on_load(self, lib: ModuleType) -> None:
+        """Hook run once after the library is imported."""
+
+    def namespace(self) -> ModuleType:
+        """The Array API namespace of this library."""
+        if self._xp is None:
+            self._xp = self._make_namespace()
+        return self._xp
+
+    def _make_namespace(self) -> ModuleType:
+        raise NotImplementedError
+
+    def version(self) -> str:
+        return str(getattr(self.library(), "__version__", "unknown"))
+
+    def check_usable(self) -> None:
+        """Raise an exception with a reason if the library is installed but cannot run."""
+
+    # -- devices ---------------------------------------------------------------------------
+    def devices(self) -> list[Any]:
+        """The devices this library can place arrays on."""
+        return list(self.namespace().__array_namespace_info__().devices())
+
+    def default_device(self) -> Any:
+        return self.namespace().__array_namespace_info__().default_device()
+
+    def parse_device(self, text: str | None) -> Any:
+        """Turn the device part of a spec (``"1"``, ``"cuda:0"``) into a device object."""
+        if text is None:
+            return self.default_device()
+        for dev in self.devices():
+            if self.device_name(dev) == text or str(dev) == text:
+                return dev
+        raise LookupError(text)
+
+    def device_name(self, device: Any) -> str:
+        return str(device)
+
+    def device_of(self, x: Any) -> Any:
+        return x.device
+
+    # -- arrays ----------------------------------------------------------------------------
+    def owns(self, x: Any) -> bool:
+        """True when ``x`` is an array of this library."""
+        raise NotImplementedError
+
+    def from_numpy(self, a: np.ndarray, device: Any) -> Any:
+        """A new array on ``device`` holding a copy of the NumPy array ``a``."""
+        return self.namespace().asarray(a, device=device, copy=True)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        """A NumPy array holding a copy of ``x``."""
+        return np.array(np.from_dlpack(x), copy=True)
+
+    def from_foreign(self, x: Any, device: Any) -> Any:
+        """Move an array of another library here through DLPack (a copy)."""
+        return self.namespace().from_dlpack(x, device=device, copy=True)
+
+    def writeable(self) -> bool:
+        """Whether arrays of this library may be updated in place."""
+        return True
+
+    def synchronize(self, device: Any) -> None:
+        """Wait for queued work on ``device`` (a no-op for eager CPU libraries)."""

@@ -1,0 +1,87 @@
+"""The backend × dtype test matrix.
+
+A test that takes the ``backend`` fixture runs once per backend (numpy, array_api_strict, torch,
+jax, cupy); one that also takes ``dtype`` runs for float32 and float64. A backend that is not
+installed, or has no device, is skipped with the reason, except those named in
+``--require-backends`` (CI names every one but cupy), which fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import anynet
+from anynet.errors import BackendUnavailableError
+
+MATRIX = ["numpy", "array_api_strict", "torch", "jax", "cupy"]
+DTYPES = ["float32", "float64"]
+
+settings.register_profile(
+    "ci", derandomize=True, max_examples=20, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "dev", max_examples=50, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "fuzz", max_examples=10_000, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--require-backends",
+        default="",
+        help="comma-separated backends that must be usable: their tests fail instead of skipping",
+    )
+
+
+def _required(config: pytest.Config) -> set[str]:
+    return {b.strip() for b in config.getoption("--require-backends").split(",") if b.strip()}
+
+
+def load_backend(name: str, config: pytest.Config) -> anynet.Backend:
+    """The backend ``name``, or a skip (fail, when required) saying why it cannot run."""
+    try:
+        return anynet.get_backend(name)
+    except BackendUnavailableError as exc:
+        if name in _required(config):
+            pytest.fail(f"required backend {name} is unusable: {exc}")
+        pytest.skip(f"{name}: {exc}")
+
+
+@pytest.fixture(params=MATRIX)
+def backend(request: pytest.FixtureRequest) -> anynet.Backend:
+    return load_backend(request.param, request.config)
+
+
+@pytest.fixture(params=DTYPES)
+def dtype(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def tolerance(dtype: str) -> dict[str, float]:
+    """Cross-backend agreement promised in README (relative to NumPy)."""
+    return {"rtol": 1e-12, "atol": 1e-12} if dtype == "float64" else {"rtol": 1e-5, "atol": 1e-6}
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def _isolate_defaults():
+    """Each test starts with the numpy default backend and float32."""
+    anynet.set_backend("numpy")
+    anynet.set_default_dtype("float32")
+    yield
+    anynet.set_backend("numpy")
+    anynet.set_default_dtype("float32")

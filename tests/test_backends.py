@@ -1,0 +1,206 @@
+"""Backend selection, devices, transfer and dtypes (the foundation)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import anynet
+from anynet.backends import ADAPTERS, common_backend
+from anynet.errors import (
+    BackendMismatchError,
+    BackendNotFoundError,
+    BackendUnavailableError,
+    DeviceError,
+)
+
+from .conftest import MATRIX, load_backend
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if k != "ANYNET_BACKEND"}
+    full.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full,
+                          timeout=120)
+
+
+def test_env_var_is_read_lazily_and_selects_the_backend(request):
+    load_backend("torch", request.config)
+    out = _python("import anynet; print(anynet.get_backend().name)", ANYNET_BACKEND="torch")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "torch"
+
+
+def test_env_var_device_spec(request):
+    load_backend("torch", request.config)
+    out = _python("import anynet; print(anynet.get_backend().spec)", ANYNET_BACKEND="torch:cpu")
+    assert out.stdout.strip() == "torch:cpu", out.stderr
+
+
+def test_unknown_env_backend_fails_when_first_needed_not_at_import():
+    code = (
+        "import anynet\n"
+        "print('imported')\n"
+        "anynet.get_backend()\n"
+    )
+    out = _python(code, ANYNET_BACKEND="nonsense")
+    assert out.stdout.strip() == "imported"
+    assert "BackendNotFoundError" in out.stderr
+    assert "unknown backend 'nonsense'" in out.stderr
+    for name in ADAPTERS:
+        assert name in out.stderr
+
+
+def test_cupy_without_cuda_says_so():
+    try:
+        anynet.get_backend("cupy")
+    except BackendUnavailableError as exc:
+        text = str(exc)
+        assert ("not installed" in text and 'pip install "anynet[cuda12]"' in text) or "CUDA" in text
+        assert isinstance(exc, ImportError)  # still caught by `except ImportError`
+    else:
+        pytest.skip("cupy is usable here; the no-CUDA message is tested on machines without it")
+
+
+def test_unknown_backend_lists_known_ones():
+    with pytest.raises(BackendNotFoundError, match="known backends: numpy, cupy, torch, jax"):
+        anynet.set_backend("tensorflow")
+    with pytest.raises(ValueError):
+        anynet.get_backend("")
+
+
+def test_unknown_device_lists_available_ones():
+    with pytest.raises(DeviceError, match="available: numpy:cpu"):
+        anynet.get_backend("numpy:gpu7")
+
+
+def test_spec_and_equality(backend):
+    again = anynet.get_backend(backend.spec)
+    assert again == backend and hash(again) == hash(backend)
+    assert backend.name in backend.spec
+
+
+def test_use_backend_is_scoped_and_thread_local(request):
+    load_backend("array_api_strict", request.config)
+    seen = {}
+
+    def other_thread():
+        seen["other"] = anynet.get_backend().name
+
+    with anynet.use_backend("array_api_strict") as b:
+        assert b.name == "array_api_strict"
+        assert anynet.get_backend().name == "array_api_strict"
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+        assert anynet.backend_source() == "anynet.use_backend() scope"
+    assert seen["other"] == "numpy"
+    assert anynet.get_backend().name == "numpy"
+
+
+def test_available_backends_reports_every_known_one():
+    status = anynet.available_backends()
+    assert list(status) == list(ADAPTERS)
+    assert status["numpy"].usable and status["numpy"].devices == ("numpy:cpu",)
+    for st in status.values():
+        assert st.usable or st.reason
+
+
+def test_info_command_runs():
+    out = subprocess.run([sys.executable, "-m", "anynet", "info"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "numpy" in out.stdout and "default backend: numpy:cpu" in out.stdout
+
+
+def _installed():
+    names = []
+    for name in MATRIX:
+        try:
+            anynet.get_backend(name)
+            names.append(name)
+        except BackendUnavailableError:
+            pass
+    return names
+
+
+@pytest.mark.parametrize("src,dst", list(itertools.product(MATRIX, MATRIX)))
+def test_to_device_round_trip_for_every_pair(src, dst, request):
+    load_backend(src, request.config)
+    load_backend(dst, request.config)
+    host = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float64)
+    a = anynet.to_device(host, src)
+    b = anynet.to_device(a, dst)
+    assert anynet.backend_of(b).name == dst
+    back = anynet.to_numpy(b)
+    assert back.dtype == np.float64
+    np.testing.assert_array_equal(back, host)
+    # a copy, never a view of the caller's data
+    back[0, 0] = 99.0
+    np.testing.assert_array_equal(anynet.to_numpy(a)[0, 0], host[0, 0])
+
+
+def test_to_device_walks_dicts_and_lists(backend):
+    tree = {"w": np.ones((2, 2), np.float32), "list": [np.zeros(3, np.float32), 7], "name": "x"}
+    moved = anynet.to_device(tree, backend)
+    assert anynet.backend_of(moved["w"]) == backend
+    assert anynet.backend_of(moved["list"][0]) == backend
+    assert moved["list"][1] == 7 and moved["name"] == "x"
+    assert anynet.to_numpy(moved)["w"].sum() == 4
+
+
+def test_mixing_backends_names_both_and_the_fix(request):
+    load_backend("torch", request.config)
+    a = np.ones(3)
+    b = anynet.to_device(a, "torch")
+    with pytest.raises(BackendMismatchError) as info:
+        common_backend(a, b, where="Dense.forward")
+    text = str(info.value)
+    assert "numpy:cpu" in text and "torch:cpu" in text and "anynet.to_device" in text
+    assert "Dense.forward" in text
+
+
+def test_mixing_devices_is_refused(request):
+    load_backend("array_api_strict", request.config)
+    a = anynet.to_device(np.ones(3), "array_api_strict:device1")
+    b = anynet.to_device(np.ones(3), "array_api_strict:device2")
+    with pytest.raises(BackendMismatchError, match="device1.*device2"):
+        common_backend(a, b)
+
+
+def test_float64_less_device(request):
+    load_backend("array_api_strict", request.config)
+    b = anynet.get_backend("array_api_strict:no_float64")
+    assert not b.has_float64 and b.widest_float() == "float32"
+    with pytest.raises(DeviceError, match="has no float64.*widest"):
+        b.asarray(np.ones(2), dtype="float64")
+    assert anynet.to_numpy(b.asarray(np.ones(2), dtype="widest")).dtype == np.float32
+
+
+def test_default_dtype_global_and_scoped(backend):
+    assert backend.dtype() == backend.float_dtypes()["float32"]
+    with anynet.default_dtype("float64"):
+        assert anynet.get_default_dtype() == "float64"
+        assert backend.dtype() == backend.float_dtypes()["float64"]
+    anynet.set_default_dtype("float64")
+    assert anynet.get_default_dtype() == "float64"
+    with pytest.raises(ValueError, match="unsupported float dtype"):
+        anynet.set_default_dtype("int32")
+
+
+def test_host_randomness_is_bitwise_identical_on_every_backend(backend, dtype):
+    draw = anynet.random.as_generator(42).standard_normal((5, 7))
+    on_device = backend.asarray(draw, dtype=dtype)
+    np.testing.assert_array_equal(anynet.to_numpy(on_device), draw.astype(dtype))
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "7"])
+def test_seed_validation(bad):
+    with pytest.raises(TypeError, match="seed must be"):
+        anynet.random.as_generator(bad)

@@ -6,7 +6,7 @@ Choose with ``ANYNET_BACKEND=cupy`` or :func:`anynet.set_backend`.
 
 from __future__ import annotations
 
-from . import random
+from . import activations, init, layers, losses, random
 from .backends import (
     Backend,
     available_backends,
@@ -53,6 +53,10 @@ __all__ = [
     "get_backend",
     "get_default_dtype",
     "known_backends",
+    "activations",
+    "init",
+    "layers",
+    "losses",
     "random",
     "set_backend",
     "set_default_dtype",

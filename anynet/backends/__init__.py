@@ -51,6 +51,7 @@ __all__ = [
     "common_backend",
     "get_backend",
     "known_backends",
+    "namespace_of",
     "set_backend",
     "to_device",
     "to_numpy",
@@ -330,6 +331,16 @@ def _adapter_of(x: Any) -> Adapter | None:
 def is_array(x: Any) -> bool:
     """True when ``x`` is an array of a library anynet knows."""
     return _adapter_of(x) is not None
+
+
+def namespace_of(x: Any) -> ModuleType:
+    """The Array API namespace of an array (fast: cached by array type, no device lookup)."""
+    adapter = _by_type.get(type(x)) or _adapter_of(x)
+    if adapter is None:
+        raise InputTypeError(
+            f"expected an array of one of {', '.join(ADAPTERS)}, got {type(x).__name__}"
+        )
+    return adapter.namespace()
 
 
 def backend_of(x: Any) -> Backend:

@@ -1,0 +1,219 @@
+"""Activation functions and their derivatives, in a registry of names.
+
+Each activation is a pair of plain functions written against the Array API standard:
+``forward(x) -> y`` and ``backward(x, y, dy) -> dx`` (the vector-Jacobian product, which for
+elementwise functions is ``dy * f'(x)``; taking ``y`` too lets tanh and sigmoid reuse their
+output). None of them overflows or warns for any finite input.
+
+Example:
+    >>> import numpy as np
+    >>> from anynet import activations
+    >>> float(activations.sigmoid(np.asarray(7.0)))
+    0.9990889488055994
+    >>> act = activations.get("leaky_relu", alpha=0.1)
+    >>> act.forward(np.asarray([-1.0, 2.0])).tolist()
+    [-0.1, 2.0]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backends import namespace_of
+
+Array = Any
+
+
+@dataclass(frozen=True)
+class ActivationFn:
+    """A named activation: ``forward(x)`` and ``backward(x, y, dy)``.
+
+    Attributes:
+        name: registry name (``"custom"`` for user pairs).
+        forward: ``x -> y``, any shape.
+        backward: ``(x, y, dy) -> dx``, same shapes.
+        options: the keyword arguments it was made with (saved in checkpoints).
+    """
+
+    name: str
+    forward: Callable[[Array], Array]
+    backward: Callable[[Array, Array, Array], Array]
+    options: dict[str, float] = field(default_factory=dict)
+
+    def __call__(self, x: Array) -> Array:
+        return self.forward(x)
+
+
+# -- the functions -----------------------------------------------------------------------------
+def identity(x: Array) -> Array:
+    return x
+
+
+def _identity_vjp(x: Array, y: Array, dy: Array) -> Array:
+    return dy
+
+
+def sigmoid(x: Array) -> Array:
+    """1 / (1 + exp(-x)) through exp(-|x|) ≤ 1: no overflow for any input."""
+    xp = namespace_of(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _sigmoid_vjp(x: Array, y: Array, dy: Array) -> Array:
+    return dy * y * (1.0 - y)
+
+
+def tanh(x: Array) -> Array:
+    return namespace_of(x).tanh(x)
+
+
+def _tanh_vjp(x: Array, y: Array, dy: Array) -> Array:
+    return dy * (1.0 - y * y)
+
+
+def relu(x: Array) -> Array:
+    return namespace_of(x).maximum(x, 0.0)
+
+
+def _relu_vjp(x: Array, y: Array, dy: Array) -> Array:
+    # derivative 0 at x = 0, as PyTorch and Keras
+    xp = namespace_of(x)
+    return xp.where(x > 0, dy, 0.0)
+
+
+def _leaky_relu(alpha: float = 0.01) -> ActivationFn:
+    def forward(x: Array) -> Array:
+        return namespace_of(x).where(x > 0, x, alpha * x)
+
+    def backward(x: Array, y: Array, dy: Array) -> Array:
+        return namespace_of(x).where(x > 0, dy, alpha * dy)
+
+    return ActivationFn("leaky_relu", forward, backward, {"alpha": float(alpha)})
+
+
+def _elu(alpha: float = 1.0) -> ActivationFn:
+    def forward(x: Array) -> Array:
+        xp = namespace_of(x)
+        return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0.0)))
+
+    def backward(x: Array, y: Array, dy: Array) -> Array:
+        xp = namespace_of(x)
+        return xp.where(x > 0, dy, dy * (y + alpha))
+
+    return ActivationFn("elu", forward, backward, {"alpha": float(alpha)})
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+_GELU_K = 0.044715
+
+
+def gelu(x: Array) -> Array:
+    """GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+    xp = namespace_of(x)
+    # beyond |x| = 10 the tanh is ±1 to double precision; clipping keeps x³ from overflowing
+    xc = xp.clip(x, -10.0, 10.0)
+    return 0.5 * x * (1.0 + xp.tanh(_GELU_C * (xc + _GELU_K * xc * xc * xc)))
+
+
+def _gelu_vjp(x: Array, y: Array, dy: Array) -> Array:
+    xp = namespace_of(x)
+    xc = xp.clip(x, -10.0, 10.0)
+    t = xp.tanh(_GELU_C * (xc + _GELU_K * xc * xc * xc))
+    inner = _GELU_C * (1.0 + 3.0 * _GELU_K * xc * xc)
+    return dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner)
+
+
+def softplus(x: Array) -> Array:
+    """log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)): no overflow."""
+    xp = namespace_of(x)
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def _softplus_vjp(x: Array, y: Array, dy: Array) -> Array:
+    return dy * sigmoid(x)
+
+
+def silu(x: Array) -> Array:
+    """x · sigmoid(x) (also called swish)."""
+    return x * sigmoid(x)
+
+
+def _silu_vjp(x: Array, y: Array, dy: Array) -> Array:
+    s = sigmoid(x)
+    return dy * (s + x * s * (1.0 - s))
+
+
+def softmax(x: Array) -> Array:
+    """Softmax over the last axis, shifted by the row maximum (no overflow)."""
+    xp = namespace_of(x)
+    e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
+    return e / xp.sum(e, axis=-1, keepdims=True)
+
+
+def _softmax_vjp(x: Array, y: Array, dy: Array) -> Array:
+    xp = namespace_of(x)
+    return y * (dy - xp.sum(dy * y, axis=-1, keepdims=True))
+
+
+def _fixed(name: str, forward: Callable, backward: Callable) -> Callable[[], ActivationFn]:
+    def make() -> ActivationFn:
+        return ActivationFn(name, forward, backward)
+
+    make.__name__ = name
+    return make
+
+
+#: name -> factory taking the activation's keyword options
+REGISTRY: dict[str, Callable[..., ActivationFn]] = {
+    "identity": _fixed("identity", identity, _identity_vjp),
+    "sigmoid": _fixed("sigmoid", sigmoid, _sigmoid_vjp),
+    "tanh": _fixed("tanh", tanh, _tanh_vjp),
+    "relu": _fixed("relu", relu, _relu_vjp),
+    "leaky_relu": _leaky_relu,
+    "elu": _elu,
+    "gelu": _fixed("gelu", gelu, _gelu_vjp),
+    "softplus": _fixed("softplus", softplus, _softplus_vjp),
+    "silu": _fixed("silu", silu, _silu_vjp),
+    "softmax": _fixed("softmax", softmax, _softmax_vjp),
+}
+_ALIASES = {"linear": "identity", "swish": "silu", "none": "identity"}
+
+
+def names() -> list[str]:
+    """Every registered activation name (aliases excluded)."""
+    return list(REGISTRY)
+
+
+def get(spec: str | ActivationFn | tuple, **options: float) -> ActivationFn:
+    """An :class:`ActivationFn` from a name, an ActivationFn, or a pair of callables.
+
+    A pair ``(f, df)`` is taken as an elementwise function and its derivative: ``df(x)`` is
+    f'(x), and the backward pass is ``dy * df(x)``.
+    """
+    if isinstance(spec, ActivationFn):
+        return spec
+    if isinstance(spec, tuple) and len(spec) == 2 and all(callable(f) for f in spec):
+        f, df = spec
+
+        def backward(x: Array, y: Array, dy: Array) -> Array:
+            return dy * df(x)
+
+        return ActivationFn("custom", f, backward)
+    if isinstance(spec, str):
+        key = _ALIASES.get(spec.lower(), spec.lower())
+        if key not in REGISTRY:
+            raise ValueError(
+                f"unknown activation {spec!r}; known: {', '.join(REGISTRY)} "
+                f"(aliases: {', '.join(_ALIASES)}), or pass a pair (f, df) of callables"
+            )
+        try:
+            return REGISTRY[key](**options)
+        except TypeError:
+            raise ValueError(f"activation {key!r} does not take options {sorted(options)}") from None
+    raise TypeError(
+        f"activation must be a name, an ActivationFn or a pair (f, df) of callables, got {spec!r}"
+    )

@@ -1,0 +1,148 @@
+"""Input validation: the one place every public entry point checks what it was given.
+
+Messages name the function, what was expected, what came, and the fix. Checks that need the
+values (NaN, label ranges) run once at an entry point (``fit``, ``predict``, a layer called by a
+user), never inside the training step, so they cost no device synchronisation per batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .backends import Backend, backend_of, common_backend, is_array
+from .errors import InputError, InputTypeError
+
+
+def dtype_kind(x: Any) -> str:
+    """``"float"``, ``"int"``, ``"bool"``, ``"complex"`` or ``"other"`` for an array of any backend."""
+    xp = backend_of(x).xp
+    dt = x.dtype
+    for kind, name in (("bool", "bool"), ("float", "real floating"), ("int", "integral"),
+                       ("complex", "complex floating")):
+        try:
+            if xp.isdtype(dt, name):
+                return kind
+        except TypeError:
+            continue
+    return "other"
+
+
+def as_host_array(x: Any, where: str, what: str = "X") -> np.ndarray | Any:
+    """Accept an array of any backend, or a nested list of numbers (turned into NumPy)."""
+    if is_array(x):
+        return x
+    if isinstance(x, (list, tuple)):
+        try:
+            arr = np.asarray(x)
+        except ValueError as exc:
+            raise InputError(f"{where}: {what} is a ragged list and cannot become an array ({exc})") from None
+        if arr.dtype == object or arr.dtype.kind in "USV":
+            raise InputTypeError(f"{where}: {what} must hold numbers, got a list of {arr.dtype}")
+        return arr
+    if isinstance(x, np.generic):
+        return np.asarray(x)
+    raise InputTypeError(
+        f"{where}: {what} must be an array (NumPy, CuPy, torch, JAX, array-api-strict), "
+        f"got {type(x).__name__}"
+    )
+
+
+def check_features(
+    x: Any,
+    *,
+    where: str,
+    width: int | None = None,
+    what: str = "X",
+    finite: bool = True,
+    backend: Backend | None = None,
+) -> Any:
+    """Check a 2-D float input of shape (n_samples, width); return it unchanged.
+
+    ``finite=True`` reads the values (one device synchronisation): use it at entry points only.
+    """
+    x = as_host_array(x, where, what)
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        raise InputTypeError(f"{where}: {what} has dtype object; convert it with {what}.astype('float32')")
+    if backend is not None:
+        common_backend(x, where=f"{where} ({what} and the model's parameters)")
+        if backend_of(x) != backend:
+            raise_mismatch(where, what, backend_of(x), backend)
+    kind = dtype_kind(x)
+    if kind != "float":
+        raise InputTypeError(
+            f"{where}: {what} must be a floating-point array, got dtype {x.dtype} ({kind}); "
+            f"convert it with {what}.astype('float32') (or 'float64')"
+        )
+    shape = tuple(x.shape)
+    if len(shape) != 2:
+        raise InputError(
+            f"{where}: {what} must be 2-D with shape (n_samples, n_features), got shape {shape}"
+            + ("; for one sample use x.reshape(1, -1)" if len(shape) == 1 else "")
+        )
+    if shape[0] == 0:
+        raise InputError(f"{where}: {what} has 0 samples (shape={shape}); at least 1 is required")
+    if shape[1] == 0:
+        raise InputError(f"{where}: {what} has 0 features (shape={shape}); at least 1 is required")
+    if width is not None and shape[1] != width:
+        raise InputError(
+            f"{where}: {what} has {shape[1]} features per sample but {width} were expected "
+            f"(got shape {shape}, expected (n_samples, {width}))"
+        )
+    if finite:
+        check_finite(x, where=where, what=what)
+    return x
+
+
+def check_finite(x: Any, *, where: str, what: str = "X") -> None:
+    """Raise if ``x`` holds NaN or ±inf (reads the values)."""
+    xp = backend_of(x).xp
+    ok = xp.isfinite(x)
+    if not bool(xp.all(ok)):
+        has_nan = bool(xp.any(xp.isnan(x)))
+        kind = "NaN" if has_nan else "infinity"
+        raise InputError(f"{where}: {what} contains {kind}; remove or impute those values first")
+
+
+def raise_mismatch(where: str, what: str, got: Backend, expected: Backend) -> None:
+    from .errors import BackendMismatchError
+
+    raise BackendMismatchError(
+        f"{where}: {what} is on {got.spec} but the model is on {expected.spec}; move it with "
+        f"{what} = anynet.to_device({what}, {expected.spec!r}) or move the model with "
+        f"model.to({got.spec!r})"
+    )
+
+
+def check_class_labels(y: Any, n_classes: int, *, where: str, n_samples: int | None = None) -> Any:
+    """Check integer class labels in [0, n_classes); returns them as an integer array.
+
+    Float arrays holding whole numbers are accepted (and converted); fractions are refused.
+    Runs before any gather, on every backend (CuPy would wrap bad indices silently).
+    """
+    y = as_host_array(y, where, "y")
+    xp = backend_of(y).xp
+    if len(tuple(y.shape)) != 1:
+        raise InputError(f"{where}: class labels y must be 1-D of shape (n_samples,), got shape {tuple(y.shape)}")
+    if n_samples is not None and y.shape[0] != n_samples:
+        raise InputError(f"{where}: y has {y.shape[0]} labels but X has {n_samples} samples")
+    kind = dtype_kind(y)
+    if kind == "float":
+        if not bool(xp.all(xp.isfinite(y))):
+            raise InputError(f"{where}: labels y contain NaN or infinity")
+        if not bool(xp.all(y == xp.round(y))):
+            raise InputError(f"{where}: labels y must be whole numbers (class indices), got fractional values")
+        y = xp.astype(y, xp.int64)
+    elif kind == "bool":
+        y = xp.astype(y, xp.int64)
+    elif kind != "int":
+        raise InputTypeError(f"{where}: labels y must be integers in [0, {n_classes}), got dtype {y.dtype}")
+    if y.shape[0]:
+        lo, hi = int(xp.min(y)), int(xp.max(y))
+        if lo < 0 or hi >= n_classes:
+            raise InputError(
+                f"{where}: labels must lie in [0, {n_classes}) for {n_classes} classes, got values "
+                f"from {lo} to {hi}"
+            )
+    return y

@@ -6,7 +6,7 @@ Choose with ``ANYNET_BACKEND=cupy`` or :func:`anynet.set_backend`.
 
 from __future__ import annotations
 
-from . import activations, init, layers, losses, random
+from . import activations, callbacks, init, layers, losses, metrics, optim, random, schedules
 from .backends import (
     Backend,
     available_backends,
@@ -19,6 +19,7 @@ from .backends import (
     to_numpy,
     use_backend,
 )
+from .checkpoint import load
 from .dtypes import default_dtype, get_default_dtype, set_default_dtype
 from .errors import (
     AnynetError,
@@ -32,11 +33,15 @@ from .errors import (
     NonFiniteLossError,
 )
 
+from .model import Graph, Sequential
+
 __version__ = "0.1.0"
 
 __all__ = [
     "AnynetError",
     "Backend",
+    "Graph",
+    "Sequential",
     "BackendMismatchError",
     "BackendNotFoundError",
     "BackendUnavailableError",
@@ -54,10 +59,15 @@ __all__ = [
     "get_default_dtype",
     "known_backends",
     "activations",
+    "callbacks",
     "init",
     "layers",
+    "load",
     "losses",
+    "metrics",
+    "optim",
     "random",
+    "schedules",
     "set_backend",
     "set_default_dtype",
     "to_device",

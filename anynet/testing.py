@@ -123,7 +123,7 @@ def gradcheck(
         if is_loss:
             value, back = target._forward(xv, y)
             return value, back(), {}
-        out, back = target.forward(xv, training=training)
+        out, back = target.forward_backward(xv, training=training)
         nonlocal dy
         if dy is None:
             dy = backend.asarray(rng.standard_normal(tuple(out.shape)), dtype=out.dtype)
@@ -133,7 +133,7 @@ def gradcheck(
         replay()
         if is_loss:
             return float(target._forward(xv, y)[0])
-        out, _ = target.forward(xv, training=training)
+        out, _ = target.forward_backward(xv, training=training)
         return float(xp.sum(out * dy))
 
     if is_loss:
@@ -236,7 +236,7 @@ def compare_backends(
         with use_backend(spec) as b, default_dtype(dt):
             net = build()
             xd = b.asarray(x, dtype=dt)
-            out, back = net.forward(xd, training=True)
+            out, back = net.forward_backward(xd, training=True)
             if loss_fn is not None:
                 yd = b.asarray(y) if y is not None and np.issubdtype(np.asarray(y).dtype, np.integer) \
                     else b.asarray(y, dtype=dt)

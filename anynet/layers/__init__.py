@@ -5,5 +5,6 @@ from .base import LAYERS, Layer, register_layer
 from .batchnorm import BatchNorm
 from .dense import Dense
 from .dropout import Dropout
+from .merge import Add, Concatenate, Merge
 
-__all__ = ["LAYERS", "Activation", "BatchNorm", "Dense", "Dropout", "Layer", "register_layer"]
+__all__ = ["LAYERS", "Activation", "Add", "Concatenate", "Merge", "BatchNorm", "Dense", "Dropout", "Layer", "register_layer"]

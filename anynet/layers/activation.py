@@ -31,7 +31,7 @@ class Activation(Layer):
         super().__init__()
         self.fn = activations.get(activation, **options)
 
-    def _forward(self, x: Array, training: bool) -> tuple[Array, Backward]:
+    def _forward(self, x: Array, training: bool, need_dx: bool = True) -> tuple[Array, Backward]:
         fn = self.fn
         y = fn.forward(x)
 

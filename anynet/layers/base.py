@@ -106,11 +106,17 @@ class Layer:
             )
         return self._forward(x, training)
 
+    def forward_backward(self, x: Array, *, training: bool = True) -> tuple[Array, Backward]:
+        """The contract shared with models: checked ``(y, backward)``."""
+        return self.forward(x, training=training)
+
     def __call__(self, x: Array) -> Array:
         """Inference: the output for ``x`` (shape (n, in) -> (n, out))."""
         return self.forward(x, training=False)[0]
 
-    def _forward(self, x: Array, training: bool) -> tuple[Array, Backward]:
+    def _forward(self, x: Array, training: bool, need_dx: bool = True) -> tuple[Array, Backward]:
+        """Unchecked forward. ``need_dx=False`` lets a layer skip computing the input gradient
+        (its backward may then return None): models pass it to their first layer."""
         raise NotImplementedError
 
     def _backend_for(self, x: Array) -> Backend:

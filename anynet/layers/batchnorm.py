@@ -65,7 +65,7 @@ class BatchNorm(Layer):
         self.buffers = {"running_mean": self._send(np.zeros(d)), "running_var": self._send(np.ones(d))}
         self.grads = {}
 
-    def _forward(self, x: Array, training: bool) -> tuple[Array, Backward]:
+    def _forward(self, x: Array, training: bool, need_dx: bool = True) -> tuple[Array, Backward]:
         xp = self.backend.xp  # type: ignore[union-attr]
         gamma, beta = self.params["gamma"], self.params["beta"]
         if not training:

@@ -76,7 +76,7 @@ class Dense(Layer):
             self.params["b"] = self._send(self.bias_init((self.out_features,), rng))
         self.grads = {}
 
-    def _forward(self, x: Array, training: bool) -> tuple[Array, Backward]:
+    def _forward(self, x: Array, training: bool, need_dx: bool = True) -> tuple[Array, Backward]:
         W = self.params["W"]
         b = self.params.get("b")
         inplace = self.backend.writeable  # type: ignore[union-attr]
@@ -95,7 +95,8 @@ class Dense(Layer):
             self.grads["W"] = x.T @ dz
             if b is not None:
                 self.grads["b"] = xp.sum(dz, axis=0)
-            return dz @ W.T
+            # the first layer of a network needs no input gradient: skip that matmul
+            return dz @ W.T if need_dx else None
 
         return y, backward
 

@@ -43,7 +43,7 @@ class Dropout(Layer):
     def reset_parameters(self, rng: Seed = None) -> None:
         self.rng = as_generator(rng)
 
-    def _forward(self, x: Array, training: bool) -> tuple[Array, Backward]:
+    def _forward(self, x: Array, training: bool, need_dx: bool = True) -> tuple[Array, Backward]:
         if not training or self.p == 0.0:
             return x, lambda dy: dy
         keep = self.rng.random(tuple(x.shape)) >= self.p

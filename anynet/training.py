@@ -328,7 +328,7 @@ def _forward_batches(model: Any, Xd: Array, batch_size: int | None) -> Array:
     if batch_size is None or batch_size >= n:
         return model.forward_backward(Xd, training=False)[0]
     xp = model.backend.xp
-    outs = [model.forward_backward(Xd[s:s + batch_size, ...], training=False)[0]
+    outs = [model.forward_backward(Xd[s:min(s + batch_size, n), ...], training=False)[0]
             for s in range(0, n, batch_size)]
     return xp.concat(outs, axis=0)
 
@@ -375,7 +375,7 @@ def _score(model: Any, Xd: Array, yd: Array, loss: Any, metric_names: Sequence[s
             for m in metric_names]
     total = None
     for s in range(0, n, bs):
-        xb, yb = Xd[s:s + bs, ...], _rows(yd, slice(s, s + bs))
+        xb, yb = Xd[s:min(s + bs, n), ...], _rows(yd, slice(s, min(s + bs, n)))
         out = model.forward_backward(xb, training=False)[0]
         if loss is not None:
             v = loss._forward(out, yb)[0] * float(int(xb.shape[0]))

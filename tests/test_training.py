@@ -1,0 +1,208 @@
+"""fit / predict / evaluate: results, batching, callbacks, bad input, non-finite losses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anynet
+from anynet import Sequential, optim
+from anynet.callbacks import EarlyStopping, ModelCheckpoint
+from anynet.errors import InputError, NonFiniteLossError
+from anynet.layers import Dense
+from anynet.losses import MSE
+
+
+def _data(n=200, seed=0):
+    g = np.random.default_rng(seed)
+    X = g.standard_normal((n, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64) + (X[:, 2] > 1).astype(np.int64)
+    return X, y
+
+
+def _model(**kw):
+    return Sequential([Dense(4, 16, activation="relu"), Dense(16, 3)], seed=0, **kw)
+
+
+def test_fit_learns_and_reports(backend):
+    X, y = _data()
+    model = _model(backend=backend)
+    hist = model.fit(X, y, loss="softmax_cross_entropy", optimizer=optim.Adam(lr=0.02), epochs=15,
+                     batch_size=32, metrics=["accuracy"], validation_split=0.25, verbose=0)
+    assert set(hist.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(hist["loss"]) == 15 and hist["loss"][-1] < hist["loss"][0] * 0.5
+    assert hist["accuracy"][-1] > 0.85
+    proba = model.predict_proba(X)
+    assert isinstance(proba, np.ndarray) and proba.shape == (200, 3)
+    np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
+    scores = model.evaluate(X, y)
+    assert set(scores) == {"loss", "accuracy"} and scores["accuracy"] > 0.85
+    assert model.train_state["epoch"] == 15 and model.train_state["step"] == 15 * 5
+
+
+def test_predict_batches_and_device_arrays(backend):
+    X, _ = _data(50)
+    model = _model(backend=backend)
+    full = model.predict(X)
+    np.testing.assert_allclose(model.predict(X, batch_size=7), full, rtol=1e-5, atol=1e-6)
+    on_device = model.predict(backend.asarray(X, dtype="float32"))
+    assert anynet.backend_of(on_device) == model.backend
+
+
+def test_regression_metrics_and_1d_targets():
+    g = np.random.default_rng(0)
+    X = g.standard_normal((300, 3))
+    y = X @ np.asarray([1.0, -2.0, 0.5]) + 0.3
+    model = Sequential([Dense(3, 1)], seed=0)
+    hist = model.fit(X, y, loss="mse", optimizer=optim.SGD(lr=0.05), epochs=30, batch_size=16,
+                     metrics=["r2", "mae", "mse"], verbose=0)
+    assert hist["r2"][-1] > 0.99 and hist["mse"][-1] == pytest.approx(hist["loss"][-1], rel=0.2)
+    scores = model.evaluate(X, y)
+    pred = model.predict(X)[:, 0]
+    assert scores["r2"] == pytest.approx(1 - ((pred - y) ** 2).sum() / ((y - y.mean()) ** 2).sum(), rel=1e-4)
+
+
+def test_wrap_around_batching_gives_full_batches():
+    X, y = _data(250)
+    model = _model()
+    model.fit(X, y, loss="softmax_cross_entropy", optimizer=optim.SGD(lr=0.1), epochs=1, batch_size=100,
+              batching="wrap", steps_per_epoch=8, verbose=0)
+    assert model.train_state["step"] == 8
+    stream = model.train_state["stream"]
+    assert stream["pos"] == (8 * 100) % 250 and sorted(stream["perm"].tolist()) == list(range(250))
+
+
+def test_shuffles_are_seeded_and_continue():
+    X, y = _data()
+    a, b = _model(), _model()
+    for m in (a, b):
+        m.fit(X, y, loss="softmax_cross_entropy", optimizer=optim.SGD(lr=0.1), epochs=2, seed=5, verbose=0)
+    for k in a.parameters():
+        np.testing.assert_array_equal(a.parameters()[k], b.parameters()[k])
+
+
+def test_early_stopping_restores_best_weights():
+    X, y = _data()
+    model = _model()
+    stopper = EarlyStopping("val_loss", patience=1)
+    hist = model.fit(X, y, loss="softmax_cross_entropy", optimizer=optim.SGD(lr=3.0), epochs=40,
+                     validation_split=0.3, callbacks=[stopper], verbose=0)
+    assert len(hist["loss"]) < 40
+    best = int(np.argmin(hist["val_loss"]))
+    assert stopper.best_epoch == best
+    Xv, yv = X[140:], y[140:]
+    assert model.evaluate(Xv, yv)["loss"] == pytest.approx(hist["val_loss"][best], rel=1e-5)
+
+
+def test_checkpoint_every_n_epochs(tmp_path):
+    X, y = _data()
+    ck = ModelCheckpoint(str(tmp_path / "e{epoch}.safetensors"), every=2)
+    _model().fit(X, y, loss="softmax_cross_entropy", optimizer=optim.SGD(lr=0.1), epochs=5, callbacks=[ck], verbose=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e2.safetensors", "e4.safetensors"]
+    assert anynet.load(tmp_path / "e4.safetensors").train_state["epoch"] == 4
+
+
+@pytest.mark.parametrize("case,pattern", [
+    (lambda X, y: (X[:, :3], y), "3 features per sample but 4 were expected"),
+    (lambda X, y: (X, y[:-1]), "y has 199 rows but X has 200 samples"),
+    (lambda X, y: (np.where(np.arange(200)[:, None] == 7, np.nan, X), y), "X contains NaN"),
+    (lambda X, y: (np.where(np.arange(200)[:, None] == 7, np.inf, X), y), "X contains infinity"),
+    (lambda X, y: (X[:0], y[:0]), "0 samples"),
+    (lambda X, y: (X.astype(np.int64), y), "floating-point.*int64"),
+    (lambda X, y: (X.astype(complex), y), "floating-point.*complex"),
+    (lambda X, y: (X.astype(object), y), "dtype object"),
+    (lambda X, y: (X, y + 1), r"labels must lie in \[0, 3\)"),
+    (lambda X, y: (X, y - 1), r"labels must lie in \[0, 3\).*from -1"),
+    (lambda X, y: (X, y + 0.5), "whole numbers"),
+    (lambda X, y: (X[0], y), "must be 2-D"),
+    (lambda X, y: ("X", y), "must be an array"),
+])
+def test_bad_input_to_fit_trains_nothing(case, pattern):
+    X, y = _data()
+    model = _model()
+    before = {k: v.copy() for k, v in model.parameters().items()}
+    Xb, yb = case(X, y)
+    with pytest.raises((InputError, TypeError), match=pattern):
+        model.fit(Xb, yb, loss="softmax_cross_entropy", optimizer=optim.SGD(lr=0.1), verbose=0)
+    for k, v in model.parameters().items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+@pytest.mark.parametrize("kw,pattern", [
+    ({"batch_size": 0}, "batch_size must be an int ≥ 1, got 0"),
+    ({"batch_size": -5}, "batch_size must be"),
+    ({"epochs": -1}, "epochs must be an int ≥ 0"),
+    ({"batching": "ring"}, "batching must be"),
+    ({"validation_split": 1.5}, "validation_split must be in"),
+    ({"loss": "hinge"}, "unknown loss"),
+    ({"optimizer": "lbfgs"}, "unknown optimizer"),
+    ({"metrics": ["f1"]}, "unknown metric"),
+])
+def test_bad_options(kw, pattern):
+    X, y = _data()
+    args = {"loss": "softmax_cross_entropy", "optimizer": optim.SGD(lr=0.1), "verbose": 0, **kw}
+    with pytest.raises(ValueError, match=pattern):
+        _model().fit(X, y, **args)
+
+
+def test_inputs_never_mutated_by_fit_and_predict():
+    X, y = _data()
+    X0, y0 = X.copy(), y.copy()
+    model = _model()
+    model.fit(X, y, loss="softmax_cross_entropy", optimizer=optim.SGD(lr=0.1), epochs=2, verbose=0)
+    model.predict(X)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+class NaNAtStep(MSE):
+    """MSE that returns NaN at one given call: a fault injected at step k."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.k, self.calls = k, 0
+
+    def _forward(self, pred, target):
+        value, back = super()._forward(pred, target)
+        self.calls += 1
+        return (value * float("nan") if self.calls == self.k + 1 else value), back
+
+
+def test_nonfinite_loss_names_the_step_and_no_nan_checkpoint(tmp_path):
+    g = np.random.default_rng(0)
+    X, y = g.standard_normal((100, 4)), g.standard_normal((100, 3))
+    model = _model()
+    ck = ModelCheckpoint(str(tmp_path / "last.safetensors"))
+    with pytest.raises(NonFiniteLossError, match="at step 23 .epoch 3, batch 4"):
+        model.fit(X, y, loss=NaNAtStep(23), optimizer=optim.SGD(lr=0.01), epochs=5, batch_size=10,
+                  callbacks=[ck], verbose=0)
+    saved = anynet.load(tmp_path / "last.safetensors")
+    assert saved.train_state["epoch"] == 2
+    assert all(np.isfinite(v).all() for v in saved.parameters().values())
+
+
+def test_nonfinite_stop_mode_restores_the_epoch_start():
+    g = np.random.default_rng(0)
+    X, y = g.standard_normal((100, 4)), g.standard_normal((100, 3))
+    model = _model()
+    hist = model.fit(X, y, loss=NaNAtStep(23), optimizer=optim.SGD(lr=0.01), epochs=5, batch_size=10,
+                     on_nonfinite="stop", verbose=0)
+    assert len(hist["loss"]) == 2
+
+
+def test_saving_nan_weights_is_refused(tmp_path):
+    model = _model()
+    path = tmp_path / "m.safetensors"
+    model.save(path)
+    good = path.read_bytes()
+    model.params["0.W"] = model.params["0.W"] * np.nan
+    with pytest.raises(anynet.CheckpointError, match="holds NaN"):
+        model.save(path)
+    assert path.read_bytes() == good
+
+
+def test_progress_bar_runs(capsys):
+    X, y = _data(64)
+    _model().fit(X, y, loss="softmax_cross_entropy", optimizer=optim.SGD(lr=0.1), epochs=2, verbose=1)
+    err = capsys.readouterr()
+    assert "epoch 2/2" in err.out + err.err

@@ -6,7 +6,7 @@ Choose with ``ANYNET_BACKEND=cupy`` or :func:`anynet.set_backend`.
 
 from __future__ import annotations
 
-from . import activations, callbacks, init, layers, losses, metrics, optim, random, schedules
+from . import activations, callbacks, datasets, init, layers, losses, metrics, optim, plot, random, schedules
 from .backends import (
     Backend,
     available_backends,
@@ -60,12 +60,14 @@ __all__ = [
     "known_backends",
     "activations",
     "callbacks",
+    "datasets",
     "init",
     "layers",
     "load",
     "losses",
     "metrics",
     "optim",
+    "plot",
     "random",
     "schedules",
     "set_backend",

@@ -34,10 +34,12 @@ Array = Any
 
 @dataclass
 class History:
-    """Per-epoch losses and metrics: ``history.history["loss"]``, ``["val_accuracy"]`` …"""
+    """Per-epoch losses and metrics: ``history.history["loss"]``, ``["val_accuracy"]`` …;
+    ``history.step_losses`` holds the loss of every step (read once per epoch)."""
 
     history: dict[str, list[float]] = field(default_factory=dict)
     epoch: list[int] = field(default_factory=list)
+    step_losses: list[float] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
@@ -243,6 +245,7 @@ def fit(
                         bar.set_postfix(loss=f"{float(value):.4g}")
                         last_shown = now
             values = to_numpy(xp.stack(step_losses)).astype(np.float64)
+            history.step_losses.extend(values.tolist())
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size:
                 first = int(bad[0])

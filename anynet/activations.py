@@ -80,9 +80,10 @@ def relu(x: Array) -> Array:
 
 
 def _relu_vjp(x: Array, y: Array, dy: Array) -> Array:
-    # derivative 0 at x = 0, as PyTorch and Keras
+    # derivative 0 at x = 0, as PyTorch and Keras; a multiply by the 0/1 mask is several times
+    # faster than `where` on NumPy
     xp = namespace_of(x)
-    return xp.where(x > 0, dy, 0.0)
+    return dy * xp.astype(x > 0, dy.dtype)
 
 
 def _leaky_relu(alpha: float = 0.01) -> ActivationFn:

@@ -104,46 +104,57 @@ class Optimizer:
         missing = [k for k in params if k not in grads]
         if missing:
             raise KeyError(f"{type(self).__name__}.step: no gradient for {missing}; run a backward pass first")
-        if not params:
-            return params
+        out = dict(params)
+        self.apply([(k, out, grads, k) for k in out])
+        return out
+
+    def apply(self, slots: list[tuple[str, dict[str, Array], dict[str, Array], str]]) -> None:
+        """One update over ``slots``: ``(path, param dict, grad dict, key)`` each. Updates the
+        arrays in place where the backend allows, else stores new arrays in the param dicts.
+        (The training loop builds the slots once per ``fit``, so a step builds no dicts.)"""
+        if not slots:
+            return
         lr = self.current_lr()
-        first = next(iter(params.values()))
+        first = slots[0][1][slots[0][3]]
         xp = namespace_of(first)
         inplace = backend_of(first).writeable
-        grads = self._preprocess(params, grads, xp)
-        out = {}
-        for path, p in params.items():
-            g = grads[path]
-            if p.ndim >= 2:
-                if self.weight_decay and self._coupled_decay():
+        grads = self._preprocess([gd[key] for _, _, gd, key in slots], xp)
+        coupled = self.weight_decay and self._coupled_decay()
+        for (path, pd, _, key), g in zip(slots, grads):
+            p = pd[key]
+            decay = p.ndim >= 2
+            if decay:
+                if coupled:
                     g = g + self.weight_decay * p
                 if self.l1:
                     g = g + self.l1 * xp.sign(p)
             state = self.state.get(path)
             if state is None:
                 state = self.state[path] = {s: xp.zeros_like(p) for s in self.slots}
-            new_p, new_state = self._update(p, g, state, lr, xp, decay=p.ndim >= 2)
             if inplace:
-                p[...] = new_p
-                for k, v in new_state.items():
-                    state[k][...] = v
-                out[path] = p
+                self._update_inplace(p, g, state, lr, xp, decay)
             else:
-                self.state[path] = new_state
-                out[path] = new_p
+                pd[key], self.state[path] = self._update(p, g, state, lr, xp, decay)
         self.iterations += 1
-        return out
 
-    def _preprocess(self, params: dict[str, Array], grads: dict[str, Array], xp: Any) -> dict[str, Array]:
-        grads = {k: grads[k] for k in params}
+    def _update_inplace(self, p: Array, g: Array, state: dict[str, Array], lr: float, xp: Any,
+                        decay: bool) -> None:
+        """In-place variant of ``_update`` with the standard's in-place operators; the default
+        computes the new values and copies them in. Overrides must give identical numbers."""
+        new_p, new_state = self._update(p, g, state, lr, xp, decay)
+        p[...] = new_p
+        for k, v in new_state.items():
+            state[k][...] = v
+
+    def _preprocess(self, grads: list[Array], xp: Any) -> list[Array]:
         if self.clip_value is not None:
             c = self.clip_value
-            grads = {k: xp.clip(g, -c, c) for k, g in grads.items()}
+            grads = [xp.clip(g, -c, c) for g in grads]
         if self.clip_norm is not None:
-            total = xp.sqrt(sum(xp.sum(g * g) for g in grads.values()))
+            total = xp.sqrt(sum(xp.sum(g * g) for g in grads))
             # a 0-d array: no device synchronisation
             scale = xp.minimum(self.clip_norm / (total + 1e-6), 1.0)
-            grads = {k: g * scale for k, g in grads.items()}
+            grads = [g * scale for g in grads]
         return grads
 
     def _coupled_decay(self) -> bool:
@@ -217,6 +228,18 @@ class SGD(Optimizer):
         step = self.momentum * v + lr * g if self.nesterov else v
         return p - step, {"velocity": v}
 
+    def _update_inplace(self, p, g, state, lr, xp, decay):
+        if not self.momentum:
+            p -= lr * g
+            return
+        v = state["velocity"]
+        v *= self.momentum
+        v += lr * g
+        if self.nesterov:
+            p -= self.momentum * v + lr * g
+        else:
+            p -= v
+
 
 @_register
 class Adam(Optimizer):
@@ -246,6 +269,17 @@ class Adam(Optimizer):
         new = p - (lr / c1) * m / (xp.sqrt(v / c2) + self.eps)
         return new, {"m": m, "v": v}
 
+    def _update_inplace(self, p, g, state, lr, xp, decay):
+        t = self.iterations + 1
+        m, v = state["m"], state["v"]
+        m *= self.beta1
+        m += (1.0 - self.beta1) * g
+        v *= self.beta2
+        v += (1.0 - self.beta2) * (g * g)
+        c1 = 1.0 - self.beta1**t
+        c2 = 1.0 - self.beta2**t
+        p -= (lr / c1) * m / (xp.sqrt(v / c2) + self.eps)
+
 
 @_register
 class AdamW(Adam):
@@ -262,6 +296,11 @@ class AdamW(Adam):
         if decay and self.weight_decay:
             p = p * (1.0 - lr * self.weight_decay)
         return super()._update(p, g, state, lr, xp, decay)
+
+    def _update_inplace(self, p, g, state, lr, xp, decay):
+        if decay and self.weight_decay:
+            p *= 1.0 - lr * self.weight_decay
+        super()._update_inplace(p, g, state, lr, xp, decay)
 
 
 @_register

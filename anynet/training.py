@@ -83,7 +83,9 @@ def prepare_y(model: Any, y: Any, loss: Any, n: int, where: str) -> Array:
     out = model.out_features
     if isinstance(loss, losses_mod.SoftmaxCrossEntropy) and len(y.shape) == 1:
         y = check_class_labels(y, out, where=where, n_samples=n)
-        return model.backend.asarray(y) if isinstance(y, np.ndarray) else y
+        labels = model.backend.asarray(y) if isinstance(y, np.ndarray) else y
+        # one-hot once for the whole data set, rather than once per step
+        return losses_mod.one_hot(labels, out, model.backend.dtype(model.dtype))
     kind = dtype_kind(y)
     if kind not in ("float", "int", "bool"):
         raise InputTypeError(f"{where}: y must be numeric, got dtype {y.dtype}")
@@ -206,6 +208,8 @@ def fit(
     for cb in callbacks:
         cb.on_train_begin(model)
     state = model.train_state
+    # (path, param dict, grad dict, key) for every parameter: built once, not per step
+    slots = [(f"{n}.{k}", layer.params, layer.grads, k) for n, layer in model.nodes.items() for k in layer.params]
     bar = _progress(verbose)
     start_epoch = int(state.get("epoch", 0))
     try:
@@ -228,11 +232,7 @@ def fit(
                 out, back = model.forward_backward(xb, training=True, need_dx=False)
                 value, lback = loss._forward(out, yb)
                 back(lback())
-                current = model.parameters()
-                new = optimizer.step(current, model.grads)
-                for path, arr in new.items():
-                    if arr is not current[path]:
-                        params[path] = arr
+                optimizer.apply(slots)
                 step_losses.append(value)
                 sizes.append(int(xb.shape[0]))
                 for m in train_metrics:

@@ -1,0 +1,339 @@
+"""Training speed of anynet against a hand-written NumPy loop, PyTorch and scikit-learn.
+
+Every runner trains the same MLP — float32, ReLU hidden layers, softmax cross-entropy, plain SGD,
+the same batch size, random data of MNIST's shape, shuffled every epoch — and is timed over
+whole epochs: the median of ``--repeats`` timed epochs after one warm-up epoch. Each
+(runner, configuration) pair runs in its own process so that its peak memory (resident set size
+above the level after imports and data creation) can be read. Ratios are computed within the run.
+
+    python benchmarks/bench_train.py                      # CPU configurations, all runners
+    python benchmarks/bench_train.py --quick              # smaller, for a smoke test
+    python benchmarks/bench_train.py --gpu                # cupy and torch:cuda, adds 4096-wide
+
+Writes ``RESULTS.md`` (or ``--out``), a JSON file and a PNG bar chart beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+#: name -> (layer widths, batch size, samples per timed epoch)
+CONFIGS = {
+    "5-5-1 b10": ([5, 5, 2], 10, 20_000),
+    "784-50-50-10 b100": ([784, 50, 50, 10], 100, 20_000),
+    "784-256-256-10 b128": ([784, 256, 256, 10], 128, 10_240),
+    "784-1024-1024-10 b256": ([784, 1024, 1024, 10], 256, 5_120),
+}
+GPU_CONFIGS = {"784-4096-4096-10 b1024": ([784, 4096, 4096, 10], 1024, 16_384)}
+LR = 0.01
+
+
+def flops_per_sample(widths: list[int]) -> int:
+    """Multiply-adds ×2 for forward, weight gradient and input gradient (none for the input)."""
+    pairs = list(zip(widths, widths[1:]))
+    return sum(6 * a * b for a, b in pairs) - 2 * pairs[0][0] * pairs[0][1]
+
+
+def data(widths: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    g = np.random.default_rng(0)
+    return g.random((n, widths[0]), dtype=np.float32), g.integers(0, widths[-1], n)
+
+
+# -- runners: each returns a function that trains one epoch ----------------------------------------
+def runner_anynet(widths, batch, X, y, spec):
+    import anynet
+    from anynet.layers import Dense
+
+    layers = [Dense(a, b, activation="relu", init="he_uniform") for a, b in zip(widths[:-2], widths[1:-1])]
+    layers.append(Dense(widths[-2], widths[-1]))
+    model = anynet.Sequential(layers, seed=0, backend=spec)
+    opt = anynet.optim.SGD(lr=LR)
+    backend = model.backend
+    Xd, yd = backend.asarray(X, dtype="float32"), backend.asarray(y)  # data on the device once
+
+    def epoch():
+        model.fit(Xd, yd, loss="softmax_cross_entropy", optimizer=opt, epochs=1, batch_size=batch, verbose=0)
+        backend.synchronize()
+
+    return epoch
+
+
+def runner_numpy_loop(widths, batch, X, y, spec):
+    """The floor: a minimal hand-written NumPy MLP step, in-place updates, no checks."""
+    g = np.random.default_rng(0)
+    Ws = [(g.standard_normal((a, b)) * np.sqrt(2 / a)).astype(np.float32) for a, b in zip(widths, widths[1:])]
+    bs = [np.zeros(b, np.float32) for b in widths[1:]]
+    onehot = np.eye(widths[-1], dtype=np.float32)[y]
+    n = len(X)
+
+    def epoch():
+        perm = g.permutation(n)
+        for s in range(0, n, batch):
+            idx = perm[s:s + batch]
+            x, t = X[idx], onehot[idx]
+            acts = [x]
+            for W, b in zip(Ws[:-1], bs[:-1]):
+                h = acts[-1] @ W
+                h += b
+                np.maximum(h, 0, out=h)
+                acts.append(h)
+            z = acts[-1] @ Ws[-1]
+            z += bs[-1]
+            z -= z.max(axis=1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(axis=1, keepdims=True)
+            d = (z - t) / len(x)
+            for i in range(len(Ws) - 1, -1, -1):
+                gW = acts[i].T @ d
+                gb = d.sum(axis=0)
+                if i:
+                    d = d @ Ws[i].T
+                    d *= acts[i] > 0
+                Ws[i] -= LR * gW
+                bs[i] -= LR * gb
+
+    return epoch
+
+
+def runner_torch(widths, batch, X, y, spec):
+    import torch
+
+    device = torch.device(spec.split(":", 1)[1] if ":" in spec else "cpu")
+    torch.manual_seed(0)
+    mods = []
+    for a, b in zip(widths[:-2], widths[1:-1]):
+        mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    mods.append(torch.nn.Linear(widths[-2], widths[-1]))
+    net = torch.nn.Sequential(*mods).to(device)
+    opt = torch.optim.SGD(net.parameters(), lr=LR)
+    lossf = torch.nn.CrossEntropyLoss()
+    Xd, yd = torch.tensor(X, device=device), torch.tensor(y, device=device)
+    n = len(X)
+
+    def epoch():
+        perm = torch.randperm(n, device=device)
+        for s in range(0, n, batch):
+            idx = perm[s:s + batch]
+            opt.zero_grad(set_to_none=True)
+            lossf(net(Xd[idx]), yd[idx]).backward()
+            opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return epoch
+
+
+def runner_sklearn(widths, batch, X, y, spec):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=tuple(widths[1:-1]), activation="relu", solver="sgd",
+                        learning_rate_init=LR, momentum=0.0, nesterovs_momentum=False, alpha=0.0,
+                        batch_size=batch, shuffle=True, random_state=0)
+    classes = np.arange(widths[-1])
+
+    def epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.partial_fit(X, y, classes=classes)
+
+    return epoch
+
+
+RUNNERS = {"anynet": runner_anynet, "numpy-loop": runner_numpy_loop, "torch": runner_torch, "sklearn": runner_sklearn}
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(runner: str, spec: str, config: str, repeats: int, scale: float) -> dict:
+    """Run in this process (the parent starts one process per pair)."""
+    widths, batch, n = {**CONFIGS, **GPU_CONFIGS}[config]
+    n = max(batch, int(n * scale) // batch * batch)
+    X, y = data(widths, n)
+    base = _rss_mb()
+    epoch = RUNNERS[runner](widths, batch, X, y, spec)
+    epoch()  # warm-up (and the first allocation of every buffer)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - t)
+    med = statistics.median(times)
+    return {"runner": runner, "spec": spec, "config": config, "samples": n, "median_s": med,
+            "samples_per_s": n / med, "gflops": flops_per_sample(widths) * n / med / 1e9,
+            "peak_mb": _rss_mb() - base, "times": times}
+
+
+def matmul_peak() -> float:
+    """Best float32 GFLOP/s of NumPy matmuls of the benchmark's shapes."""
+    best = 0.0
+    g = np.random.default_rng(0)
+    for m, k, n in ((256, 1024, 1024), (1024, 1024, 1024), (256, 784, 1024)):
+        a, b = g.random((m, k), dtype=np.float32), g.random((k, n), dtype=np.float32)
+        a @ b
+        reps = []
+        for _ in range(7):
+            t = time.perf_counter()
+            a @ b
+            reps.append(time.perf_counter() - t)
+        best = max(best, 2 * m * k * n / min(reps) / 1e9)
+    return best
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "numpy": np.__version__}
+    for mod in ("anynet", "torch", "sklearn", "jax", "cupy"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception:
+            pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [f"{i['internal_api']} {i.get('version')} ({i.get('num_threads')} threads)" for i in threadpool_info()
+                if i.get("user_api") == "blas"]
+        out["numpy BLAS"] = "; ".join(blas)
+    except Exception:
+        pass
+    return out
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def write_report(rows: list[dict], args: argparse.Namespace, peak: float) -> str:
+    by = {(r["config"], r["runner"], r["spec"]): r for r in rows}
+    configs = list(dict.fromkeys(r["config"] for r in rows))
+    cols = list(dict.fromkeys((r["runner"], r["spec"]) for r in rows))
+    lines = [f"Machine: {machine()}", ""]
+    lines += ["Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), ""]
+    lines += [f"Measured float32 matmul peak (NumPy): {peak:.1f} GFLOP/s. Median of {args.repeats} "
+              f"epochs after a warm-up; samples per second (higher is better).", ""]
+    head = "| configuration | " + " | ".join(f"{r} ({s})" if r == "anynet" else r for r, s in cols) + " |"
+    lines += [head, "|" + "---|" * (len(cols) + 1)]
+    for c in configs:
+        cells = [f"{by[(c, r, s)]['samples_per_s']:,.0f}" if (c, r, s) in by else "-" for r, s in cols]
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    lines += ["", "Ratios of anynet[numpy] (first anynet column) to each competitor, same run "
+              "(> 1 means anynet is faster); GFLOP/s and share of the matmul peak; peak memory (MB above baseline):", ""]
+    ref = next(((r, s) for r, s in cols if r == "anynet"), None)
+    others = [(r, s) for r, s in cols if (r, s) != ref]
+    lines.append("| configuration | " + " | ".join(f"vs {r}" + (f" ({s})" if r == "anynet" else "") for r, s in others)
+                 + " | anynet GFLOP/s | % of peak | peak MB anynet | peak MB torch |")
+    lines.append("|" + "---|" * (len(others) + 5))
+    for c in configs:
+        a = by.get((c, *ref)) if ref else None
+        if a is None:
+            continue
+        ratios = [f"{a['samples_per_s'] / by[(c, r, s)]['samples_per_s']:.2f}×" if (c, r, s) in by else "-"
+                  for r, s in others]
+        t = next((by[(c, r, s)] for r, s in cols if r == "torch" and (c, r, s) in by), None)
+        torch_mb = f"{t['peak_mb']:.0f}" if t else "-"
+        lines.append(f"| {c} | " + " | ".join(ratios) + f" | {a['gflops']:.1f} | {100 * a['gflops'] / peak:.0f}% | "
+                     f"{a['peak_mb']:.0f} | {torch_mb} |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(rows: list[dict], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    configs = list(dict.fromkeys(r["config"] for r in rows))
+    cols = list(dict.fromkeys((r["runner"], r["spec"]) for r in rows))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / len(cols)
+    for i, (runner, spec) in enumerate(cols):
+        vals = [next((r["samples_per_s"] for r in rows if r["config"] == c and r["runner"] == runner
+                      and r["spec"] == spec), 0) for c in configs]
+        ax.bar(np.arange(len(configs)) + i * width, vals, width,
+               label=f"{runner} ({spec})" if runner == "anynet" else runner)
+    ax.set_xticks(np.arange(len(configs)) + 0.4 - width / 2, configs)
+    ax.set_yscale("log")
+    ax.set_ylabel("training samples / s")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--quick", action="store_true", help="a quarter of the samples, 3 repeats")
+    p.add_argument("--gpu", action="store_true", help="cupy and torch:cuda:0, plus the 4096-wide net")
+    p.add_argument("--backends", default="numpy", help="anynet backends to time (comma-separated)")
+    p.add_argument("--configs", default=None, help="comma-separated configuration names")
+    p.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    p.add_argument("--child", nargs=3, metavar=("RUNNER", "SPEC", "CONFIG"), help=argparse.SUPPRESS)
+    p.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.quick:
+        args.repeats, args.scale = 3, 0.25
+    if args.child:
+        print(json.dumps(measure(*args.child, repeats=args.repeats, scale=args.scale)))
+        return
+    configs = dict(CONFIGS)
+    if args.gpu:
+        configs.update(GPU_CONFIGS)
+    if args.configs:
+        configs = {k: v for k, v in {**CONFIGS, **GPU_CONFIGS}.items() if k in args.configs.split(",")}
+    pairs = [("anynet", b) for b in args.backends.split(",")] + [("numpy-loop", "numpy"), ("torch", "cpu"),
+                                                                   ("sklearn", "numpy")]
+    if args.gpu:
+        pairs = [("anynet", "cupy"), ("torch", "torch:cuda:0")] + ([("anynet", "numpy")] if "numpy" in args.backends else [])
+    rows = []
+    for config in configs:
+        for runner, spec in pairs:
+            cmd = [sys.executable, __file__, "--child", runner, spec, config, "--repeats", str(args.repeats),
+                   "--scale", str(args.scale)]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode:
+                print(f"{runner} ({spec}) on {config}: failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+                continue
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(f"{config:<24} {runner:<11} {spec:<14} {row['samples_per_s']:>12,.0f} samples/s "
+                  f"{row['gflops']:7.1f} GFLOP/s  peak {row['peak_mb']:.0f} MB", flush=True)
+    peak = matmul_peak()
+    report = write_report(rows, args, peak)
+    out = Path(args.out)
+    out.write_text("# Training benchmark\n\nCommand: `python benchmarks/" + Path(__file__).name + " "
+                   + " ".join(sys.argv[1:]) + "`\n\n" + report)
+    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "matmul_peak_gflops": peak,
+                                                    "machine": machine(), "versions": versions()}, indent=2))
+    chart(rows, out.with_suffix(".png"))
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

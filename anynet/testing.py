@@ -268,3 +268,176 @@ def compare_backends(
             rows.append(BackendReport(b.name, b.device_name, dt, diff, TOLERANCES[dt],
                                       diff <= TOLERANCES[dt]))
     return rows
+
+
+# -- the conformance suite ---------------------------------------------------------------------
+@dataclass
+class Check:
+    """One check of :func:`check_layer`: which backend, what, and the outcome."""
+
+    backend: str
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class LayerReport:
+    """All checks of :func:`check_layer`; ``ok`` when every one passed."""
+
+    layer: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def __str__(self) -> str:
+        lines = [f"check_layer({self.layer}): {'all passed' if self.ok else f'{len(self.failures())} failed'}"]
+        for c in self.checks:
+            lines.append(f"  {'ok  ' if c.passed else 'FAIL'} {c.backend:<18} {c.name}" + (f": {c.detail}" if c.detail else ""))
+        return "\n".join(lines)
+
+
+def check_layer(
+    make: Callable[[], Any],
+    *,
+    in_features: int | None = None,
+    backends: Iterable[str] | None = None,
+    n_samples: int = 4,
+    seed: int = 0,
+    raise_on_failure: bool = False,
+) -> LayerReport:
+    """Run a layer through anynet's conformance checks on every usable backend.
+
+    ``make()`` builds the layer; it is called inside ``use_backend(b)`` and
+    ``default_dtype(dt)``, so a layer that takes its backend and dtype from the defaults (as the
+    built-in ones do) is built on each backend in turn. Checks, per backend:
+
+    - gradient check in float64 (training mode);
+    - float32 in → float32 out;
+    - the batch result equals the row-by-row result (evaluation mode);
+    - neither the input nor the output gradient is mutated;
+    - bad input — wrong rank, wrong width, 0 samples, NaN, ±inf, integer, bool — raises a clear
+      anynet error naming the layer;
+    - a save/load round trip inside a Sequential gives the same outputs (needs the layer type to
+      be registered with :func:`anynet.layers.register_layer`).
+
+    Example:
+        >>> from anynet.layers import Dense
+        >>> from anynet.testing import check_layer
+        >>> check_layer(lambda: Dense(5, 3, activation="tanh", seed=0), backends=["numpy"]).ok
+        True
+    """
+    import os
+    import tempfile
+
+    from .backends import known_backends
+    from .errors import AnynetError
+
+    rng = np.random.default_rng(seed)
+    probe = make()
+    width = probe.in_features or in_features or 5
+    report = LayerReport(repr(probe))
+    x_host = rng.standard_normal((n_samples, width))
+
+    def record(spec: str, name: str, fn: Callable[[], str | None]) -> None:
+        try:
+            detail = fn()
+            report.checks.append(Check(spec, name, True, detail or ""))
+        except Exception as exc:  # a failing check is reported, not raised
+            report.checks.append(Check(spec, name, False, f"{type(exc).__name__}: {exc}"[:300]))
+
+    for spec in backends if backends is not None else known_backends():
+        try:
+            b = get_backend(spec)
+        except BackendUnavailableError:
+            continue
+
+        def build(dt: str) -> Any:
+            with use_backend(b), default_dtype(dt):
+                layer = make()
+            return layer
+
+        def grad64() -> str:
+            if not b.has_float64:
+                return "skipped: no float64 on this device"
+            r = gradcheck(build("float64"), b.asarray(x_host, dtype="float64"))
+            if not r.ok:
+                raise AssertionError("; ".join(r.failures[:3]))
+            return f"max rel error {r.max_rel_error:.1e}"
+
+        def keeps_float32() -> None:
+            y = build("float32")(b.asarray(x_host, dtype="float32"))
+            if dtype_name(y.dtype) != "float32":
+                raise AssertionError(f"float32 input gave {dtype_name(y.dtype)} output")
+
+        def rows_equal_batch() -> None:
+            dt = b.widest_float()
+            layer = build(dt)
+            whole = to_numpy(layer(b.asarray(x_host, dtype=dt)))
+            rows = np.concatenate([to_numpy(layer(b.asarray(x_host[i:i + 1], dtype=dt))) for i in range(n_samples)])
+            np.testing.assert_allclose(rows, whole, rtol=1e-5 if dt == "float32" else 1e-10, atol=1e-6)
+
+        def not_mutated() -> None:
+            dt = b.widest_float()
+            layer = build(dt)
+            x = b.asarray(x_host, dtype=dt)
+            y, back = layer.forward_backward(x, training=True)
+            dy_host = rng.standard_normal(tuple(y.shape))
+            dy = b.asarray(dy_host, dtype=dt)
+            back(dy)
+            np.testing.assert_array_equal(to_numpy(x), x_host.astype(dt))
+            np.testing.assert_array_equal(to_numpy(dy), dy_host.astype(dt))
+
+        def bad_inputs() -> str:
+            layer = build("float32")
+            cases = {
+                "1-D input": b.asarray(x_host[0], dtype="float32"),
+                "0 samples": b.asarray(x_host[:0], dtype="float32"),
+                "NaN": b.asarray(np.full((2, width), np.nan), dtype="float32"),
+                "+inf": b.asarray(np.full((2, width), np.inf), dtype="float32"),
+                "-inf": b.asarray(np.full((2, width), -np.inf), dtype="float32"),
+                "integer dtype": b.asarray(np.zeros((2, width), np.int32)),
+                "bool dtype": b.asarray(np.zeros((2, width), bool)),
+            }
+            if probe.in_features is not None:
+                cases["wrong width"] = b.asarray(np.zeros((2, width + 1)), dtype="float32")
+            accepted = []
+            for what, x in cases.items():
+                try:
+                    layer(x)
+                    accepted.append(what)
+                except AnynetError as exc:
+                    if type(layer).__name__ not in str(exc):
+                        raise AssertionError(f"{what}: the error does not name the layer: {exc}") from None
+            if accepted:
+                raise AssertionError(f"accepted bad input: {', '.join(accepted)}")
+            return f"{len(cases)} kinds refused"
+
+        def round_trip() -> None:
+            from .checkpoint import load
+            from .model import Sequential
+
+            dt = b.widest_float()
+            with use_backend(b), default_dtype(dt):
+                model = Sequential([make()], in_features=width, seed=seed)
+            x = x_host.astype(dt)
+            with tempfile.TemporaryDirectory() as folder:
+                path = os.path.join(folder, "layer.safetensors")
+                model.save(path)
+                again = load(path, backend=b)
+            np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+        for name, fn in (("gradient check (float64)", grad64), ("float32 in, float32 out", keeps_float32),
+                         ("batch equals row by row", rows_equal_batch), ("inputs not mutated", not_mutated),
+                         ("bad input refused", bad_inputs), ("save/load round trip", round_trip)):
+            record(b.spec, name, fn)
+    if not report.checks:
+        raise BackendUnavailableError("check_layer: none of the requested backends is usable here")
+    if raise_on_failure and not report.ok:
+        raise AssertionError(str(report))
+    return report

@@ -182,11 +182,17 @@ class Huber(Loss):
 _LOG_CLAMP = -100.0
 
 
+_TINY: dict[Any, float] = {}
+
+
 def _clamped_log(p: Array) -> Array:
     """max(log p, −100) without evaluating log(0): p is first raised to the dtype's smallest
     subnormal (whose log is below −100 in float32 and float64)."""
     xp = namespace_of(p)
-    tiny = float(np.finfo(dtype_name(p.dtype)).smallest_subnormal)
+    key = (xp, p.dtype)  # the namespace first: dtypes of two libraries are never compared
+    tiny = _TINY.get(key)
+    if tiny is None:
+        tiny = _TINY[key] = float(np.finfo(dtype_name(p.dtype)).smallest_subnormal)
     return xp.maximum(xp.log(xp.maximum(p, tiny)), _LOG_CLAMP)
 
 

@@ -86,6 +86,7 @@ class Optimizer:
         self.clip_value = None if clip_value is None else _check(f"{name}: clip_value", clip_value, 0.0, low_open=True)
         self.iterations = 0
         self.state: dict[str, dict[str, Array]] = {}
+        self._modes: dict[type, tuple[Any, bool]] = {}
         self.hyper: dict[str, Any] = {}
 
     # -- the learning rate ------------------------------------------------------------------
@@ -116,8 +117,10 @@ class Optimizer:
             return
         lr = self.current_lr()
         first = slots[0][1][slots[0][3]]
-        xp = namespace_of(first)
-        inplace = backend_of(first).writeable
+        mode = self._modes.get(type(first))
+        if mode is None:
+            mode = self._modes[type(first)] = (namespace_of(first), backend_of(first).writeable)
+        xp, inplace = mode
         grads = self._preprocess([gd[key] for _, _, gd, key in slots], xp)
         coupled = self.weight_decay and self._coupled_decay()
         for (path, pd, _, key), g in zip(slots, grads):

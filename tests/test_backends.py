@@ -204,3 +204,19 @@ def test_host_randomness_is_bitwise_identical_on_every_backend(backend, dtype):
 def test_seed_validation(bad):
     with pytest.raises(TypeError, match="seed must be"):
         anynet.random.as_generator(bad)
+
+
+def test_numpy_fast_reductions_match_numpy():
+    xp = anynet.get_backend("numpy").xp
+    g = np.random.default_rng(0)
+    for dt in (np.float32, np.float64):
+        x = g.standard_normal((7, 5)).astype(dt)
+        for axis in (None, 0, 1, -1):
+            for keepdims in (False, True):
+                np.testing.assert_array_equal(xp.sum(x, axis=axis, keepdims=keepdims), np.sum(x, axis=axis, keepdims=keepdims))
+                np.testing.assert_array_equal(xp.max(x, axis=axis, keepdims=keepdims), np.max(x, axis=axis, keepdims=keepdims))
+                assert xp.sum(x, axis=axis).dtype == dt
+    ints = np.arange(6, dtype=np.int8)
+    assert xp.sum(ints).dtype == np.sum(ints).dtype  # integer sums keep NumPy's promotion
+    with pytest.raises(ValueError):
+        xp.max(np.zeros((0,)))  # empty input still raises as NumPy does

@@ -66,6 +66,16 @@ class Layer:
         self.backend = get_backend(backend) if not isinstance(backend, Backend) else backend
         self.dtype = dtype_name(self.backend.dtype(dtype))
 
+    @property
+    def backend(self) -> Backend | None:
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: Backend | None) -> None:
+        self._backend = value
+        # read on every forward pass, so kept as a plain attribute
+        self._inplace = value is not None and value.writeable
+
     def _send(self, host: np.ndarray) -> Array:
         assert self.backend is not None and self.dtype is not None
         return self.backend.asarray(host, dtype=self.dtype)

@@ -79,7 +79,7 @@ class Dense(Layer):
     def _forward(self, x: Array, training: bool, need_dx: bool = True) -> tuple[Array, Backward]:
         W = self.params["W"]
         b = self.params.get("b")
-        inplace = self.backend.writeable  # type: ignore[union-attr]
+        inplace = self._inplace
         z = x @ W
         if b is not None:
             if inplace:

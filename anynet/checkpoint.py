@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from .backends import Backend, get_backend, to_numpy
-from .dtypes import default_dtype, dtype_name
+from .dtypes import default_dtype
 from .errors import AnynetError, CheckpointError
 
 FORMAT = "anynet-checkpoint"

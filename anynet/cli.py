@@ -96,7 +96,7 @@ def _dataset(args: argparse.Namespace) -> tuple[Any, str]:
             raise UsageError("--csv needs --target COLUMN (the column to predict)")
         return datasets.load_csv(args.csv, args.target, seed=args.seed), "csv"
     if args.mnist:
-        Xtr, ytr, Xte, yte = datasets.load_mnist(args.mnist)
+        Xtr, ytr, Xte, yte = datasets.load_mnist(args.mnist, download_missing=args.download)
         return datasets.Dataset(Xtr, ytr, Xte, yte, "classification", 10, [], "mnist"), "mnist"
     if not args.dataset:
         raise UsageError(f"name a data set ({', '.join(datasets.LOADERS)}) or give --csv PATH --target COL or --mnist DIR")
@@ -299,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--csv", help="a numeric CSV file with a header")
     t.add_argument("--target", help="the CSV column to predict")
     t.add_argument("--mnist", metavar="DIR", help="a folder holding the four MNIST IDX files")
+    t.add_argument("--download", action="store_true",
+                   help="with --mnist: fetch missing files into DIR (SHA-256 checked)")
     t.add_argument("--layers", help="hidden layers, e.g. 64:relu,32:relu (output layer added)")
     t.add_argument("--dropout", type=float, default=0.0, help="dropout after each hidden layer")
     t.add_argument("--loss", help="default: softmax_cross_entropy (classes) or mse")

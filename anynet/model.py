@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
-import numpy as np
 
-from .backends import Backend, backend_of, get_backend, is_array, resolve, to_device
+from .backends import Backend, get_backend, resolve, to_device
 from .dtypes import dtype_name
 from .errors import InputError
 from .layers.base import Array, Backward, Layer

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import Backend, backend_of, get_backend, to_numpy, use_backend
+from .backends import backend_of, get_backend, to_numpy, use_backend
 from .dtypes import default_dtype, dtype_name
 from .errors import BackendUnavailableError, InputError
 from .losses import Loss

@@ -2,9 +2,11 @@
 
 Every runner trains the same MLP — float32, ReLU hidden layers, softmax cross-entropy, plain SGD,
 the same batch size, random data of MNIST's shape, shuffled every epoch — and is timed over
-whole epochs: the median of ``--repeats`` timed epochs after one warm-up epoch. Each
-(runner, configuration) pair runs in its own process so that its peak memory (resident set size
-above the level after imports and data creation) can be read. Ratios are computed within the run.
+whole epochs. Each (runner, configuration) pair runs in its own process (so that its peak memory,
+the resident set size above the level after imports and data creation, can be read), one warm-up
+epoch then ``--repeats`` timed epochs; the processes of one configuration run in ``--rounds``
+interleaved rounds, so that a slow spell of a shared machine hits every runner alike. A cell is
+the median over all rounds. Ratios are computed within the run.
 
     python benchmarks/bench_train.py                      # CPU configurations, all runners
     python benchmarks/bench_train.py --quick              # smaller, for a smoke test
@@ -52,7 +54,19 @@ def data(widths: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
     return g.random((n, widths[0]), dtype=np.float32), g.integers(0, widths[-1], n)
 
 
-# -- runners: each returns a function that trains one epoch ----------------------------------------
+# -- runners: each returns train(k) -> the durations of k consecutive training epochs ------------------
+def _each_epoch(epoch):
+    def train(k):
+        times = []
+        for _ in range(k):
+            t = time.perf_counter()
+            epoch()
+            times.append(time.perf_counter() - t)
+        return times
+
+    return train
+
+
 def runner_anynet(widths, batch, X, y, spec):
     import anynet
     from anynet.layers import Dense
@@ -62,13 +76,22 @@ def runner_anynet(widths, batch, X, y, spec):
     model = anynet.Sequential(layers, seed=0, backend=spec)
     opt = anynet.optim.SGD(lr=LR)
     backend = model.backend
-    Xd, yd = backend.asarray(X, dtype="float32"), backend.asarray(y)  # data on the device once
 
-    def epoch():
-        model.fit(Xd, yd, loss="softmax_cross_entropy", optimizer=opt, epochs=1, batch_size=batch, verbose=0)
-        backend.synchronize()
+    class Clock(anynet.callbacks.Callback):
+        def on_epoch_end(self, model, epoch, logs):
+            backend.synchronize()
+            self.stamps.append(time.perf_counter())
 
-    return epoch
+    def train(k):
+        # one fit of k epochs, as a user would run it: the data is checked and moved to the
+        # device once, at the start, and each epoch is timed by a callback
+        clock = Clock()
+        clock.stamps = [time.perf_counter()]
+        model.fit(X, y, loss="softmax_cross_entropy", optimizer=opt, epochs=k, batch_size=batch, verbose=0,
+                  callbacks=[clock])
+        return [b - a for a, b in zip(clock.stamps, clock.stamps[1:])]
+
+    return train
 
 
 def runner_numpy_loop(widths, batch, X, y, spec):
@@ -79,6 +102,7 @@ def runner_numpy_loop(widths, batch, X, y, spec):
     onehot = np.eye(widths[-1], dtype=np.float32)[y]
     n = len(X)
 
+    @_each_epoch
     def epoch():
         perm = g.permutation(n)
         for s in range(0, n, batch):
@@ -123,6 +147,7 @@ def runner_torch(widths, batch, X, y, spec):
     Xd, yd = torch.tensor(X, device=device), torch.tensor(y, device=device)
     n = len(X)
 
+    @_each_epoch
     def epoch():
         perm = torch.randperm(n, device=device)
         for s in range(0, n, batch):
@@ -147,6 +172,7 @@ def runner_sklearn(widths, batch, X, y, spec):
                         batch_size=batch, shuffle=True, random_state=0)
     classes = np.arange(widths[-1])
 
+    @_each_epoch
     def epoch():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -168,13 +194,8 @@ def measure(runner: str, spec: str, config: str, repeats: int, scale: float) -> 
     n = max(batch, int(n * scale) // batch * batch)
     X, y = data(widths, n)
     base = _rss_mb()
-    epoch = RUNNERS[runner](widths, batch, X, y, spec)
-    epoch()  # warm-up (and the first allocation of every buffer)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t)
+    train = RUNNERS[runner](widths, batch, X, y, spec)
+    times = train(repeats + 1)[1:]  # the first epoch is the warm-up (first allocations, checks)
     med = statistics.median(times)
     return {"runner": runner, "spec": spec, "config": config, "samples": n, "median_s": med,
             "samples_per_s": n / med, "gflops": flops_per_sample(widths) * n / med / 1e9,
@@ -233,8 +254,9 @@ def write_report(rows: list[dict], args: argparse.Namespace, peak: float) -> str
     cols = list(dict.fromkeys((r["runner"], r["spec"]) for r in rows))
     lines = [f"Machine: {machine()}", ""]
     lines += ["Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), ""]
-    lines += [f"Measured float32 matmul peak (NumPy): {peak:.1f} GFLOP/s. Median of {args.repeats} "
-              f"epochs after a warm-up; samples per second (higher is better).", ""]
+    lines += [f"Measured float32 matmul peak (NumPy): {peak:.1f} GFLOP/s. Each cell: the median of "
+              f"{args.rounds} interleaved processes × {args.repeats} epochs (after a warm-up epoch in each "
+              "process); training samples per second, higher is better.", ""]
     head = "| configuration | " + " | ".join(f"{r} ({s})" if r == "anynet" else r for r, s in cols) + " |"
     lines += [head, "|" + "---|" * (len(cols) + 1)]
     for c in configs:
@@ -288,8 +310,9 @@ def chart(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--quick", action="store_true", help="a quarter of the samples, 3 repeats")
+    p.add_argument("--repeats", type=int, default=3, help="timed epochs per process")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved processes per runner and configuration")
+    p.add_argument("--quick", action="store_true", help="a quarter of the samples, 1 round")
     p.add_argument("--gpu", action="store_true", help="cupy and torch:cuda:0, plus the 4096-wide net")
     p.add_argument("--backends", default="numpy", help="anynet backends to time (comma-separated)")
     p.add_argument("--configs", default=None, help="comma-separated configuration names")
@@ -298,7 +321,7 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.quick:
-        args.repeats, args.scale = 3, 0.25
+        args.rounds, args.scale = 1, 0.25
     if args.child:
         print(json.dumps(measure(*args.child, repeats=args.repeats, scale=args.scale)))
         return
@@ -313,14 +336,23 @@ def main() -> None:
         pairs = [("anynet", "cupy"), ("torch", "torch:cuda:0")] + ([("anynet", "numpy")] if "numpy" in args.backends else [])
     rows = []
     for config in configs:
-        for runner, spec in pairs:
-            cmd = [sys.executable, __file__, "--child", runner, spec, config, "--repeats", str(args.repeats),
-                   "--scale", str(args.scale)]
-            out = subprocess.run(cmd, capture_output=True, text=True)
-            if out.returncode:
-                print(f"{runner} ({spec}) on {config}: failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-                continue
-            row = json.loads(out.stdout.strip().splitlines()[-1])
+        runs: dict[tuple[str, str], list[dict]] = {}
+        for _ in range(args.rounds):
+            for runner, spec in pairs:
+                cmd = [sys.executable, __file__, "--child", runner, spec, config, "--repeats", str(args.repeats),
+                       "--scale", str(args.scale)]
+                out = subprocess.run(cmd, capture_output=True, text=True)
+                if out.returncode:
+                    print(f"{runner} ({spec}) on {config}: failed: {out.stderr.strip().splitlines()[-1:]}",
+                          file=sys.stderr)
+                    continue
+                runs.setdefault((runner, spec), []).append(json.loads(out.stdout.strip().splitlines()[-1]))
+        for (runner, spec), parts in runs.items():
+            times = [t for part in parts for t in part["times"]]
+            row = dict(parts[0])
+            med = statistics.median(times)
+            row.update(times=times, median_s=med, samples_per_s=row["samples"] / med,
+                       gflops=row["gflops"] * parts[0]["median_s"] / med, peak_mb=max(p["peak_mb"] for p in parts))
             rows.append(row)
             print(f"{config:<24} {runner:<11} {spec:<14} {row['samples_per_s']:>12,.0f} samples/s "
                   f"{row['gflops']:7.1f} GFLOP/s  peak {row['peak_mb']:.0f} MB", flush=True)

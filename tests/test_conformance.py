@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from anynet.layers import Activation, BatchNorm, Dense, Dropout, Layer, register_layer

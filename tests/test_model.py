@@ -7,7 +7,7 @@ import pytest
 
 import anynet
 from anynet import Graph, Sequential, optim
-from anynet.layers import Activation, Add, BatchNorm, Concatenate, Dense, Dropout
+from anynet.layers import Add, BatchNorm, Concatenate, Dense, Dropout
 from anynet.testing import gradcheck
 
 from .conftest import load_backend

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..backends import Backend, backend_of, get_backend, resolve, to_device
 from ..dtypes import dtype_name
-from ..random import Seed, as_generator
+from ..random import Seed
 from ..validation import check_features
 
 Array = Any

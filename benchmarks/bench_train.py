@@ -2,11 +2,12 @@
 
 Every runner trains the same MLP — float32, ReLU hidden layers, softmax cross-entropy, plain SGD,
 the same batch size, random data of MNIST's shape, shuffled every epoch — and is timed over
-whole epochs. Each (runner, configuration) pair runs in its own process (so that its peak memory,
-the resident set size above the level after imports and data creation, can be read), one warm-up
-epoch then ``--repeats`` timed epochs; the processes of one configuration run in ``--rounds``
-interleaved rounds, so that a slow spell of a shared machine hits every runner alike. A cell is
-the median over all rounds. Ratios are computed within the run.
+whole epochs. For timing, all runners of one configuration live in one process: each trains a
+warm-up epoch, then they take turns, ``--repeats`` epochs each, for ``--rounds`` rounds, so a slow
+spell of a shared machine hits every runner alike (separate processes were seen to differ by up to
+40% on the same code). A cell is the median over all its epochs; ratios are computed within the
+run. Peak memory — resident set size above the level after imports and data creation — is read
+in a separate process per runner.
 
     python benchmarks/bench_train.py                      # CPU configurations, all runners
     python benchmarks/bench_train.py --quick              # smaller, for a smoke test
@@ -188,18 +189,38 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(runner: str, spec: str, config: str, repeats: int, scale: float) -> dict:
-    """Run in this process (the parent starts one process per pair)."""
+def _samples(config: str, scale: float) -> tuple[list[int], int, int]:
     widths, batch, n = {**CONFIGS, **GPU_CONFIGS}[config]
-    n = max(batch, int(n * scale) // batch * batch)
+    return widths, batch, max(batch, int(n * scale) // batch * batch)
+
+
+def measure_memory(runner: str, spec: str, config: str, scale: float) -> dict:
+    """Peak resident memory of one runner training two epochs (in a process of its own)."""
+    widths, batch, n = _samples(config, scale)
     X, y = data(widths, n)
     base = _rss_mb()
-    train = RUNNERS[runner](widths, batch, X, y, spec)
-    times = train(repeats + 1)[1:]  # the first epoch is the warm-up (first allocations, checks)
-    med = statistics.median(times)
-    return {"runner": runner, "spec": spec, "config": config, "samples": n, "median_s": med,
-            "samples_per_s": n / med, "gflops": flops_per_sample(widths) * n / med / 1e9,
-            "peak_mb": _rss_mb() - base, "times": times}
+    RUNNERS[runner](widths, batch, X, y, spec)(2)
+    return {"runner": runner, "spec": spec, "peak_mb": _rss_mb() - base}
+
+
+def measure_times(pairs: list[tuple[str, str]], config: str, repeats: int, rounds: int, scale: float) -> list[dict]:
+    """Every runner of ``pairs`` in this process, taking turns epoch block by epoch block."""
+    widths, batch, n = _samples(config, scale)
+    X, y = data(widths, n)
+    trainers = {}
+    for runner, spec in pairs:
+        trainers[(runner, spec)] = RUNNERS[runner](widths, batch, X, y, spec)
+        trainers[(runner, spec)](1)  # warm-up: first allocations, one-off checks and transfers
+    times: dict[tuple[str, str], list[float]] = {k: [] for k in trainers}
+    for _ in range(rounds):
+        for key, train in trainers.items():
+            times[key] += train(repeats)
+    rows = []
+    for (runner, spec), ts in times.items():
+        med = statistics.median(ts)
+        rows.append({"runner": runner, "spec": spec, "config": config, "samples": n, "median_s": med,
+                     "samples_per_s": n / med, "gflops": flops_per_sample(widths) * n / med / 1e9, "times": ts})
+    return rows
 
 
 def matmul_peak() -> float:
@@ -255,13 +276,18 @@ def write_report(rows: list[dict], args: argparse.Namespace, peak: float) -> str
     lines = [f"Machine: {machine()}", ""]
     lines += ["Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), ""]
     lines += [f"Measured float32 matmul peak (NumPy): {peak:.1f} GFLOP/s. Each cell: the median of "
-              f"{args.rounds} interleaved processes × {args.repeats} epochs (after a warm-up epoch in each "
-              "process); training samples per second, higher is better.", ""]
+              f"{args.rounds} rounds × {args.repeats} epochs, the runners taking turns in one process after a "
+              "warm-up epoch each; training samples per second, higher is better.", ""]
     head = "| configuration | " + " | ".join(f"{r} ({s})" if r == "anynet" else r for r, s in cols) + " |"
     lines += [head, "|" + "---|" * (len(cols) + 1)]
+    def cell(row: dict) -> str:
+        rates = [row["samples"] / t for t in row["times"]]
+        return f"{row['samples_per_s']:,.0f} ({min(rates) / 1000:,.0f}k–{max(rates) / 1000:,.0f}k)"
+
     for c in configs:
-        cells = [f"{by[(c, r, s)]['samples_per_s']:,.0f}" if (c, r, s) in by else "-" for r, s in cols]
+        cells = [cell(by[(c, r, s)]) if (c, r, s) in by else "-" for r, s in cols]
         lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    lines += ["", "In brackets: the slowest and fastest single epoch (all of them are in the JSON file)."]
     lines += ["", "Ratios of anynet[numpy] (first anynet column) to each competitor, same run "
               "(> 1 means anynet is faster); GFLOP/s and share of the matmul peak; peak memory (MB above baseline):", ""]
     ref = next(((r, s) for r, s in cols if r == "anynet"), None)
@@ -279,7 +305,56 @@ def write_report(rows: list[dict], args: argparse.Namespace, peak: float) -> str
         torch_mb = f"{t['peak_mb']:.0f}" if t else "-"
         lines.append(f"| {c} | " + " | ".join(ratios) + f" | {a['gflops']:.1f} | {100 * a['gflops'] / peak:.0f}% | "
                      f"{a['peak_mb']:.0f} | {torch_mb} |")
+    lines += ["", "Targets, judged on this run:", ""] + [f"- {t}" for t in targets(by, peak)]
     return "\n".join(lines) + "\n"
+
+
+def targets(by: dict, peak: float) -> list[str]:
+    """The performance targets of the project, each marked met or not met for this run."""
+    def rate(config: str, runner: str, spec: str) -> float | None:
+        row = by.get((config, runner, spec))
+        return None if row is None else row["samples_per_s"]
+
+    out = []
+
+    def judge(text: str, pairs: list[tuple[str, float | None]], limit: float) -> None:
+        got = [(c, v) for c, v in pairs if v is not None]
+        if not got:
+            out.append(f"{text}: not measured in this run")
+            return
+        bad = [f"{c} {v:.2f}×" for c, v in got if v < limit]
+        out.append(f"{text}: {'met' if not bad else 'NOT met (' + ', '.join(bad) + ')'} "
+                   f"[{', '.join(f'{c} {v:.2f}×' for c, v in got)}]")
+
+    def ratio(config: str, runner: str, spec: str) -> float | None:
+        a, b = rate(config, "anynet", "numpy"), rate(config, runner, spec)
+        return None if a is None or b is None else a / b
+
+    cpu = list(CONFIGS)
+    judge("anynet[numpy] ≥ 1.0× PyTorch CPU on every configuration", [(c, ratio(c, "torch", "cpu")) for c in cpu], 1.0)
+    judge("anynet[numpy] ≥ 1.0× scikit-learn on every configuration", [(c, ratio(c, "sklearn", "numpy")) for c in cpu], 1.0)
+    judge("anynet[numpy] ≥ 0.9× the NumPy loop on 784-256-256-10 and larger",
+          [(c, ratio(c, "numpy-loop", "numpy")) for c in cpu[2:]], 0.9)
+    judge("anynet[numpy] ≥ 0.5× the NumPy loop on 5-5-1", [(cpu[0], ratio(cpu[0], "numpy-loop", "numpy"))], 0.5)
+    big = by.get((cpu[3], "anynet", "numpy"))
+    if big is not None:
+        share = big["gflops"] / peak
+        out.append(f"784-1024-1024-10 at ≥ 60% of the measured matmul peak: {'met' if share >= 0.6 else 'NOT met'} "
+                   f"({100 * share:.0f}%)")
+        t = by.get((cpu[3], "torch", "cpu"))
+        if t is not None:
+            m = big["peak_mb"] / max(t["peak_mb"], 1e-9)
+            out.append(f"peak memory ≤ 1.2× PyTorch's on 784-1024-1024-10: {'met' if m <= 1.2 else 'NOT met'} ({m:.2f}×)")
+    gpu = [k for k in by if k[2] in ("cupy", "torch:cuda:0")]
+    if not gpu:
+        out.append("GPU targets (anynet[cupy] ≥ 0.9× PyTorch CUDA on the 1024- and 4096-wide nets, no host sync in "
+                   "the step, memory within 1.2×): not measured — no GPU in this run (`--gpu` on a CUDA machine)")
+    else:
+        for c in list(CONFIGS)[3:] + list(GPU_CONFIGS):
+            a, b = rate(c, "anynet", "cupy"), rate(c, "torch", "torch:cuda:0")
+            if a and b:
+                out.append(f"GPU {c}: anynet[cupy] / PyTorch CUDA = {a / b:.2f}× ({'met' if a / b >= 0.9 else 'NOT met'})")
+    return out
 
 
 def chart(rows: list[dict], path: Path) -> None:
@@ -311,19 +386,31 @@ def chart(rows: list[dict], path: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3, help="timed epochs per process")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved processes per runner and configuration")
+    p.add_argument("--rounds", type=int, default=5, help="turns each runner takes")
     p.add_argument("--quick", action="store_true", help="a quarter of the samples, 1 round")
     p.add_argument("--gpu", action="store_true", help="cupy and torch:cuda:0, plus the 4096-wide net")
     p.add_argument("--backends", default="numpy", help="anynet backends to time (comma-separated)")
     p.add_argument("--configs", default=None, help="comma-separated configuration names")
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the JSON file")
     p.add_argument("--child", nargs=3, metavar=("RUNNER", "SPEC", "CONFIG"), help=argparse.SUPPRESS)
+    p.add_argument("--child-times", metavar="CONFIG", help=argparse.SUPPRESS)
+    p.add_argument("--pairs", help=argparse.SUPPRESS)
     p.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.quick:
         args.rounds, args.scale = 1, 0.25
     if args.child:
-        print(json.dumps(measure(*args.child, repeats=args.repeats, scale=args.scale)))
+        print(json.dumps(measure_memory(*args.child, scale=args.scale)))
+        return
+    if args.child_times:
+        pairs = [tuple(p.split("=", 1)) for p in args.pairs.split(",")]
+        print(json.dumps(measure_times(pairs, args.child_times, args.repeats, args.rounds, args.scale)))
+        return
+    if args.report_only:
+        saved = json.loads(Path(args.out).with_suffix(".json").read_text())
+        Path(args.out).write_text(Path(args.out).read_text().split("Machine:")[0] + write_report(
+            saved["rows"], args, saved["matmul_peak_gflops"]))
         return
     configs = dict(CONFIGS)
     if args.gpu:
@@ -336,25 +423,19 @@ def main() -> None:
         pairs = [("anynet", "cupy"), ("torch", "torch:cuda:0")] + ([("anynet", "numpy")] if "numpy" in args.backends else [])
     rows = []
     for config in configs:
-        runs: dict[tuple[str, str], list[dict]] = {}
-        for _ in range(args.rounds):
-            for runner, spec in pairs:
-                cmd = [sys.executable, __file__, "--child", runner, spec, config, "--repeats", str(args.repeats),
-                       "--scale", str(args.scale)]
-                out = subprocess.run(cmd, capture_output=True, text=True)
-                if out.returncode:
-                    print(f"{runner} ({spec}) on {config}: failed: {out.stderr.strip().splitlines()[-1:]}",
-                          file=sys.stderr)
-                    continue
-                runs.setdefault((runner, spec), []).append(json.loads(out.stdout.strip().splitlines()[-1]))
-        for (runner, spec), parts in runs.items():
-            times = [t for part in parts for t in part["times"]]
-            row = dict(parts[0])
-            med = statistics.median(times)
-            row.update(times=times, median_s=med, samples_per_s=row["samples"] / med,
-                       gflops=row["gflops"] * parts[0]["median_s"] / med, peak_mb=max(p["peak_mb"] for p in parts))
+        cmd = [sys.executable, __file__, "--child-times", config, "--pairs", ",".join(f"{r}={s}" for r, s in pairs),
+               "--repeats", str(args.repeats), "--rounds", str(args.rounds), "--scale", str(args.scale)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode:
+            print(f"{config}: failed: {out.stderr.strip().splitlines()[-3:]}", file=sys.stderr)
+            continue
+        timed = json.loads(out.stdout.strip().splitlines()[-1])
+        for row in timed:
+            mem = subprocess.run([sys.executable, __file__, "--child", row["runner"], row["spec"], config,
+                                  "--scale", str(args.scale)], capture_output=True, text=True)
+            row["peak_mb"] = json.loads(mem.stdout.strip().splitlines()[-1])["peak_mb"] if not mem.returncode else float("nan")
             rows.append(row)
-            print(f"{config:<24} {runner:<11} {spec:<14} {row['samples_per_s']:>12,.0f} samples/s "
+            print(f"{config:<24} {row['runner']:<11} {row['spec']:<14} {row['samples_per_s']:>12,.0f} samples/s "
                   f"{row['gflops']:7.1f} GFLOP/s  peak {row['peak_mb']:.0f} MB", flush=True)
     peak = matmul_peak()
     report = write_report(rows, args, peak)

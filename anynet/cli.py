@@ -80,7 +80,7 @@ def build_model(n_in: int, n_out: int, hidden: list[tuple[int, str | None]], *, 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "digits": {"layers": "128:relu", "epochs": 30, "lr": 0.003, "batch_size": 32},
     "mnist": {"layers": "256:relu,128:relu", "epochs": 10, "lr": 0.001, "batch_size": 128},
-    "planar": {"layers": "16:tanh", "epochs": 300, "lr": 0.01, "batch_size": 32},
+    "planar": {"layers": "16:tanh", "epochs": 400, "lr": 0.02, "batch_size": 32},
     "comparison": {"layers": "16:relu", "epochs": 10, "lr": 0.003, "batch_size": 32},
     "gender": {"layers": "2:sigmoid", "epochs": 1000, "lr": 0.05, "batch_size": 4},
     "diabetes": {"layers": "32:relu", "epochs": 150, "lr": 0.003, "batch_size": 32},
@@ -336,6 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # e.g. `anynet train digits | head -1`: not an error of the run
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (AnynetError, OSError, ValueError, KeyError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"anynet {args.command}: error: {message}", file=sys.stderr)

@@ -206,3 +206,36 @@ def test_progress_bar_runs(capsys):
     _model().fit(X, y, loss="softmax_cross_entropy", optimizer=optim.SGD(lr=0.1), epochs=2, verbose=1)
     err = capsys.readouterr()
     assert "epoch 2/2" in err.out + err.err
+
+
+def test_no_host_reads_inside_the_training_step(request, monkeypatch):
+    """Reading a device value on the host (float(), bool(), DLPack, to_device) is a sync on a GPU.
+    Count them with array-api-strict: they must grow with epochs, not with steps."""
+    from .conftest import load_backend
+
+    load_backend("array_api_strict", request.config)
+    import array_api_strict as xs
+
+    Array = type(xs.asarray([1.0]))
+    reads = {"n": 0}
+    for name in ("__float__", "__bool__", "__int__", "__index__", "__array__", "__dlpack__", "__complex__"):
+        real = getattr(Array, name)
+
+        def counted(self, *a, _real=real, **k):
+            reads["n"] += 1
+            return _real(self, *a, **k)
+
+        monkeypatch.setattr(Array, name, counted)
+    X, y = _data(240)
+    model = _model(backend="array_api_strict")
+    Xd = model.backend.asarray(X, dtype="float32")
+    yd = model.backend.asarray(y)
+
+    def reads_for(batch_size):
+        reads["n"] = 0
+        model.fit(Xd, yd, loss="softmax_cross_entropy", optimizer=optim.Adam(lr=0.01, clip_norm=1.0),
+                  epochs=2, batch_size=batch_size, verbose=0)
+        return reads["n"]
+
+    few_steps, many_steps = reads_for(120), reads_for(10)  # 4 steps against 48 steps
+    assert many_steps == few_steps, (few_steps, many_steps)

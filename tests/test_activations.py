@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -94,3 +96,27 @@ def test_callable_pair_is_accepted():
 def test_aliases():
     assert activations.get("swish").name == "silu"
     assert activations.get("linear").name == "identity"
+
+
+def test_exact_gelu(backend, dtype):
+    exact = activations.get("gelu", approximate="none")
+    x = np.asarray([[-3e38 if dtype == "float32" else -1e300, -40.0, -8.0, -1.5, 0.0, 0.7, 2.5, 9.0, 1e30]])
+    xd = backend.asarray(x, dtype=dtype)
+    y = anynet.to_numpy(exact.forward(xd))
+    dx = anynet.to_numpy(exact.backward(xd, exact.forward(xd), backend.asarray(np.ones_like(x), dtype=dtype)))
+    assert np.isfinite(y).all() and np.isfinite(dx).all()
+    ref = np.asarray([v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in x[0, 1:-1]])
+    np.testing.assert_allclose(y[0, 1:-1], ref, rtol=1e-12 if dtype == "float64" else 1e-5, atol=1e-30)
+    if dtype == "float64":
+        layer = Activation("gelu", approximate="none")
+        xg = backend.asarray(np.random.default_rng(0).standard_normal((4, 5)) * 3, dtype="float64")
+        assert gradcheck(layer, xg).ok
+
+
+def test_exact_gelu_matches_torch():
+    torch = pytest.importorskip("torch", reason="torch not installed: no reference for exact gelu")
+    x = np.linspace(-12, 12, 2401)
+    ref = torch.nn.functional.gelu(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(activations.get("gelu", approximate="none").forward(x), ref, rtol=1e-13, atol=1e-15)
+    with pytest.raises(ValueError, match="approximate must be 'tanh' or 'none'"):
+        activations.get("gelu", approximate="erf")

@@ -215,8 +215,10 @@ class Graph:
             self.rng = children[-1]
         else:
             for layer in self.nodes.values():
-                if layer.backend is None or layer.backend != self.backend:
-                    layer.to(self.backend) if layer.backend is not None else layer._place(self.backend, self.dtype)
+                if layer.backend is None:
+                    layer._place(self.backend, self.dtype)
+                elif layer.backend != self.backend:
+                    layer.to(self.backend)
                 if layer.dtype != self.dtype:
                     layer.astype(self.dtype)
             self.rng = as_generator(None)

@@ -69,7 +69,10 @@ class Graph:
 
     Arguments:
         nodes: ``{name: (layer, inputs)}`` where ``inputs`` is a node or input name, or a list
-            of names for layers with several inputs (``Add``, ``Concatenate``).
+            of names for layers with several inputs (``Add``, ``Concatenate``). One node may be a
+            loss, ``(MSE(), [output, "y"])``, reading the output and a label input, as in
+            document 001; ``fit`` then uses it (its ``y`` feeds the label input), and prediction
+            ignores it — the document's removal of the loss node after training, for free.
         inputs: ``{input name: width}``.
         output: the node whose value the network returns.
         seed: seed or Generator: redraws every layer's parameters (in node order) and seeds the
@@ -105,7 +108,7 @@ class Graph:
         self.backend = get_backend(backend)
         self.dtype = dtype_name(self.backend.dtype(dtype))
         self.optimizer: Any = None
-        self.loss: Any = None
+        self.loss: Any = self.loss_node[1] if self.loss_node else None
         self.metrics: list[str] = []
         self.train_state: dict[str, Any] = {"epoch": 0, "step": 0}
         self.seed = seed
@@ -119,9 +122,15 @@ class Graph:
         for name, width in inputs.items():
             if isinstance(width, bool) or not isinstance(width, int) or width < 1:
                 raise ValueError(f"{where}: input {name!r} must have a positive int width, got {width!r}")
+        from .losses import Loss
+
         self.nodes: dict[str, Layer] = {}
         self.edges: dict[str, list[str]] = {}
+        loss_nodes = {}
         for name, spec in nodes.items():
+            if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], Loss):
+                loss_nodes[name] = (spec[0], [spec[1]] if isinstance(spec[1], str) else list(spec[1]))
+                continue
             if name in inputs:
                 raise ValueError(f"{where}: {name!r} is both an input and a node")
             if "." in name or "/" in name:
@@ -137,7 +146,24 @@ class Graph:
                                  "takes one input; join them with Add() or Concatenate()")
             self.nodes[name] = layer
             self.edges[name] = ins
+        inputs = dict(inputs)
+        self.loss_node: tuple[str, Any, list[str]] | None = None
+        if len(loss_nodes) > 1:
+            raise ValueError(f"{where}: one loss node at most, got {sorted(loss_nodes)}")
+        for name, (loss, ins) in loss_nodes.items():
+            label = ins[1] if len(ins) == 2 else None
+            if len(ins) != 2 or ins[0] != output or label not in inputs:
+                raise ValueError(f"{where}: loss node {name!r} must read [output, label input], i.e. "
+                                 f"[{output!r}, <an input>], got {ins}")
+            readers = [n for n, e in self.edges.items() if label in e]
+            if readers:
+                raise ValueError(f"{where}: the label input {label!r} of loss node {name!r} is also read by "
+                                 f"nodes {readers}")
+            del inputs[label]  # labels are not features: fit's y feeds them
+            self.loss_node = (name, loss, ins)
         self.inputs = inputs
+        if not inputs:
+            raise ValueError(f"{where}: no feature input is left besides the label input")
         for name, ins in self.edges.items():
             for src in ins:
                 if src not in self.nodes and src not in inputs:
@@ -398,6 +424,9 @@ class Graph:
         out.append(line)
         out += ["  ".join(c.ljust(w[i]) if i < 3 else c.rjust(w[i]) for i, c in enumerate(r)) for r in rows[1:]]
         out += [line, f"total parameters: {self.n_params():,}"]
+        if self.loss_node is not None:
+            name, loss, ins = self.loss_node
+            out.append(f"loss node {name!r}: {loss!r} reading {ins[0]!r} and the labels {ins[1]!r}")
         text = "\n".join(out)
         if print_fn is not None:
             print_fn(text)

@@ -1,8 +1,8 @@
 """Document 001: a network as a graph of nodes, sorted topologically, trained with MSE.
 
 The document wires InputNode → LinearNode → SigmoidNode → LinearNode → MseNode and trains
-Boston house prices (R² 0.803 in 6.9 s). Here the same graph is built with anynet's Graph API
-(the loss lives outside the graph, given to fit) and trained on any numeric CSV, with early stopping on a fifth of the training part,
+Boston house prices (R² 0.803 in 6.9 s). Here the same graph — the MSE node included, reading
+the prediction and a label input — is built with anynet's Graph API and trained on any numeric CSV, with early stopping on a fifth of the training part,
 (``--csv PATH --target COL``; Boston-style data: ``--csv boston.csv --target MEDV``), by default
 on scikit-learn's diabetes set. Features are standardised on the training part only.
 
@@ -32,16 +32,17 @@ def main(args) -> dict:
             "linear1": (Dense(n, args.hidden), "x"),
             "sigmoid1": (Activation("sigmoid"), "linear1"),
             "linear2": (Dense(args.hidden, 1), "sigmoid1"),
+            "mse": (anynet.losses.MSE(), ["linear2", "y"]),
         },
-        inputs={"x": n}, output="linear2", seed=args.seed, backend=args.backend,
+        inputs={"x": n, "y": 1}, output="linear2", seed=args.seed, backend=args.backend,
     )
-    print("topological order:", " → ".join(["x", *graph.order]))
+    print("topological order:", " → ".join(["x", *graph.order, "mse (with y)"]))
     # a standardised target trains better with SGD; R² does not depend on the scale
     mean, std = float(ds.y_train.mean()), float(ds.y_train.std())
     y_train, y_test = (ds.y_train - mean) / std, (ds.y_test - mean) / std
     epochs = 60 if args.fast else args.epochs
     start = time.perf_counter()
-    graph.fit(ds.X_train, y_train, loss="mse", optimizer=anynet.optim.SGD(lr=args.lr, momentum=0.9),
+    graph.fit(ds.X_train, y_train, optimizer=anynet.optim.SGD(lr=args.lr, momentum=0.9),
               epochs=epochs, batch_size=16, metrics=["r2"], verbose=0, validation_split=0.2,
               callbacks=[anynet.callbacks.EarlyStopping("val_loss", patience=20)])
     seconds = time.perf_counter() - start

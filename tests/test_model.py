@@ -134,3 +134,33 @@ def test_training_agrees_across_backends(backend):
     ref, got = train("numpy"), train(backend)
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=1e-12)
+
+
+def test_graph_with_a_loss_node_as_in_document_001():
+    from anynet.losses import MSE
+    from anynet.layers import Activation
+
+    g = np.random.default_rng(0)
+    X = g.standard_normal((200, 3))
+    y = np.tanh(X @ np.asarray([1.0, -1.0, 0.5]))
+    net = Graph({"linear1": (Dense(3, 8), "x"), "sigmoid1": (Activation("sigmoid"), "linear1"),
+                 "linear2": (Dense(8, 1), "sigmoid1"), "mse": (MSE(), ["linear2", "y"])},
+                inputs={"x": 3, "y": 1}, output="linear2", seed=0)
+    assert net.inputs == {"x": 3} and isinstance(net.loss, MSE)
+    hist = net.fit(X, y, optimizer=optim.SGD(lr=0.1, momentum=0.9), epochs=30, batch_size=16, verbose=0)
+    assert hist["loss"][-1] < 0.1 * hist["loss"][0]
+    assert net.predict(X).shape == (200, 1)
+    assert "loss node 'mse'" in net.summary(print_fn=None)
+
+
+def test_loss_node_errors():
+    from anynet.losses import MSE
+
+    d = lambda: Dense(2, 1)  # noqa: E731
+    with pytest.raises(ValueError, match=r"must read \[output, label input\]"):
+        Graph({"a": (d(), "x"), "m": (MSE(), ["x", "y"])}, inputs={"x": 2, "y": 1}, output="a")
+    with pytest.raises(ValueError, match="label input 'y' of loss node 'm' is also read by nodes"):
+        Graph({"a": (Dense(2, 1), "y"), "m": (MSE(), ["a", "y"])}, inputs={"x": 2, "y": 2}, output="a")
+    with pytest.raises(ValueError, match="one loss node at most"):
+        Graph({"a": (d(), "x"), "m": (MSE(), ["a", "y"]), "n": (MSE(), ["a", "y"])},
+              inputs={"x": 2, "y": 1}, output="a")

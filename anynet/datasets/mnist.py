@@ -104,7 +104,8 @@ def download(folder: str | os.PathLike, *, mirrors: tuple[str, ...] = MIRRORS, t
 def _missing_message(folder: Path, why: str) -> str:
     names = ", ".join(FILES)
     return (f"MNIST is not available: {why}. Put the four IDX files ({names}; gzip or "
-            f"unpacked) into {folder}, or pass download=True on a machine with network access")
+            f"unpacked) into {folder}, or download them on a machine with network access "
+            f"(anynet train --mnist {folder} --download, or load_mnist(folder, download_missing=True))")
 
 
 def load_mnist(folder: str | os.PathLike, *, download_missing: bool = False) -> tuple[np.ndarray, ...]:

@@ -186,6 +186,14 @@ RUNNERS = {"anynet": runner_anynet, "numpy-loop": runner_numpy_loop, "torch": ru
 
 
 def _rss_mb() -> float:
+    """Peak resident memory of this process in MB. Linux's VmHWM belongs to the address space and
+    starts afresh at exec; ru_maxrss (the fallback) carries over the parent's peak on Linux."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -389,7 +397,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5, help="turns each runner takes")
     p.add_argument("--quick", action="store_true", help="a quarter of the samples, 1 round")
     p.add_argument("--gpu", action="store_true", help="cupy and torch:cuda:0, plus the 4096-wide net")
-    p.add_argument("--backends", default="numpy", help="anynet backends to time (comma-separated)")
+    p.add_argument("--backends", default=None,
+                   help="anynet backends to time, comma-separated (default: every usable CPU backend "
+                        "but array_api_strict, which is a referee, not a training backend)")
     p.add_argument("--configs", default=None, help="comma-separated configuration names")
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the JSON file")
@@ -417,6 +427,11 @@ def main() -> None:
         configs.update(GPU_CONFIGS)
     if args.configs:
         configs = {k: v for k, v in {**CONFIGS, **GPU_CONFIGS}.items() if k in args.configs.split(",")}
+    if args.backends is None:
+        import anynet
+
+        usable = anynet.available_backends()
+        args.backends = ",".join(n for n in ("numpy", "torch", "jax") if usable[n].usable)
     pairs = [("anynet", b) for b in args.backends.split(",")] + [("numpy-loop", "numpy"), ("torch", "cpu"),
                                                                    ("sklearn", "numpy")]
     if args.gpu:

@@ -237,6 +237,27 @@ REGISTRY: dict[str, Callable[..., ActivationFn]] = {
 _ALIASES = {"linear": "identity", "swish": "silu", "none": "identity"}
 
 
+def register(name: str, forward: Callable[[Array], Array],
+             backward: Callable[[Array, Array, Array], Array]) -> ActivationFn:
+    """Add an activation to the registry under ``name`` (so models using it can be saved and
+    loaded): ``forward(x) -> y`` and ``backward(x, y, dy) -> dx``, both with standard operations.
+
+    Example:
+        >>> import numpy as np
+        >>> from anynet import activations
+        >>> act = activations.register("square", lambda x: x * x, lambda x, y, dy: 2 * x * dy)
+        >>> activations.get("square").forward(np.asarray([3.0])).tolist()
+        [9.0]
+    """
+    key = name.lower()
+    if not key.isidentifier():
+        raise ValueError(f"activation name must be an identifier, got {name!r}")
+    if key in REGISTRY or key in _ALIASES:
+        raise ValueError(f"activation {name!r} is already registered")
+    REGISTRY[key] = _fixed(key, forward, backward)
+    return REGISTRY[key]()
+
+
 def names() -> list[str]:
     """Every registered activation name (aliases excluded)."""
     return list(REGISTRY)

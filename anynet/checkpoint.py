@@ -122,10 +122,37 @@ def _generator_state(rng: np.random.Generator) -> dict[str, Any]:
     return rng.bit_generator.state
 
 
+def _check_saveable(model: Any, path: Any) -> None:
+    """Refuse, before writing, a model that could not be loaded again: every layer type must be in
+    the registry, every config JSON, every activation registered by name."""
+    from . import activations
+    from .layers import LAYERS
+
+    fix = "use registered layer types and activations (anynet.layers.register_layer, anynet.activations.register)"
+    for name, layer in model.nodes.items():
+        kind = type(layer).__name__
+        if LAYERS.get(kind) is not type(layer):
+            raise CheckpointError(f"cannot save {path}: node {name!r} is a {kind}, which is not a registered layer "
+                                  f"type; {fix}")
+        config = layer.config()
+        try:
+            json.dumps(config)
+        except (TypeError, ValueError):
+            raise CheckpointError(f"cannot save {path}: the config of node {name!r} is not JSON: {config!r}") from None
+        act = config.get("activation")
+        if isinstance(act, str):
+            try:
+                activations.get(act)
+            except ValueError:
+                raise CheckpointError(f"cannot save {path}: node {name!r} uses the unregistered activation "
+                                      f"{act!r}; {fix}") from None
+
+
 def save(model: Any, path: str | os.PathLike) -> None:
     """Save ``model`` — parameters, buffers, optimizer, loss, training position, generators."""
     from . import __version__
 
+    _check_saveable(model, path)
     tensors: dict[str, np.ndarray] = {}
     for prefix, arrays in (("param", model.parameters()), ("buffer", model.buffers())):
         for key, arr in arrays.items():

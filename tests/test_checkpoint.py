@@ -220,3 +220,19 @@ def test_sigkill_during_saves_always_leaves_a_loadable_checkpoint(tmp_path):
         proc.kill()
         proc.wait()
         anynet.load(path)  # never half-written
+
+
+def test_unsaveable_models_are_refused_at_save_time(tmp_path):
+    from anynet import activations
+
+    model = Sequential([Dense(3, 2, activation=(lambda x: x * x, lambda x: 2 * x))], seed=0)
+    with pytest.raises(CheckpointError, match="unregistered activation .custom.*activations.register"):
+        model.save(tmp_path / "m.safetensors")
+    assert not (tmp_path / "m.safetensors").exists()
+    name = "cube_for_checkpoint_test"
+    if name not in activations.names():
+        activations.register(name, lambda x: x * x * x, lambda x, y, dy: 3 * x * x * dy)
+    model = Sequential([Dense(3, 2, activation=name)], seed=0)
+    model.save(tmp_path / "m.safetensors")
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(anynet.load(tmp_path / "m.safetensors").predict(x), model.predict(x))

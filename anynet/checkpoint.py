@@ -382,7 +382,7 @@ def load(path: str | os.PathLike, *, backend: str | Backend | None = None, dtype
             for name, arr in tensors.items():
                 if name.startswith("optim/"):
                     key = name[len("optim/"):]
-                    if key.rpartition("/")[0] not in expected and f"param/{key.rpartition('/')[0]}" not in expected:
+                    if f"param/{key.rpartition('/')[0]}" not in expected:
                         raise _fail(path, f"optimizer state {key!r} names no parameter")
                     state[key] = target.asarray(arr, dtype=dt)
             optimizer.load_state_arrays(state)

@@ -176,37 +176,19 @@ def _preprocessing(checkpoint: str) -> dict[str, Any] | None:
         raise UsageError(f"cannot read {path}: {exc}") from None
 
 def _read_features(path: str, prep: dict[str, Any] | None, n_features: int, target: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    from .datasets.tables import read_numeric_csv
 
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(rows) < 2:
-        raise UsageError(f"{path}: needs a header row and at least one data row")
-    header = [h.strip() for h in rows[0]]
+    header, data = read_numeric_csv(path)
     features = (prep or {}).get("features") or [h for h in header if h != target][:n_features]
     missing = [c for c in features if c not in header]
     if missing:
         raise UsageError(f"{path}: missing columns {missing}; the model was trained on {features}")
-    cols = [header.index(c) for c in features]
-    tcol = header.index(target) if target and target in header else None
-    X = np.empty((len(rows) - 1, len(cols)))
-    y = np.empty(len(rows) - 1) if tcol is not None else None
-    for i, row in enumerate(rows[1:], start=2):
-        for k, j in enumerate(cols + ([tcol] if tcol is not None else [])):
-            try:
-                value = float(row[j])
-            except (ValueError, IndexError):
-                cell = row[j] if j < len(row) else "<missing>"
-                raise UsageError(f"{path}: row {i}, column {header[j]!r}: {cell!r} is not a number") from None
-            if k < len(cols):
-                X[i - 2, k] = value
-            else:
-                y[i - 2] = value  # type: ignore[index]
+    X = data[:, [header.index(c) for c in features]]
+    y = data[:, header.index(target)] if target and target in header else None
     if prep and "mean" in prep:
         X = (X - np.asarray(prep["mean"])) / np.asarray(prep["scale"])
     return X.astype(np.float32), y
+
 
 @command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:

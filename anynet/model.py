@@ -264,9 +264,6 @@ class Graph:
         """The gradients of the last backward pass, by parameter path."""
         return {f"{n}.{k}": g for n, layer in self.nodes.items() for k, g in layer.grads.items()}
 
-    def gradient_dict(self) -> dict[str, Array]:
-        return self.grads
-
     def buffers(self) -> dict[str, Array]:
         return {f"{n}.{k}": b for n, layer in self.nodes.items() for k, b in layer.buffers.items()}
 

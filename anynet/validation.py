@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import Backend, backend_of, common_backend, is_array
+from .backends import Backend, backend_of, is_array
 from .errors import InputError, InputTypeError
 
 
@@ -65,10 +65,8 @@ def check_features(
     x = as_host_array(x, where, what)
     if isinstance(x, np.ndarray) and x.dtype == object:
         raise InputTypeError(f"{where}: {what} has dtype object; convert it with {what}.astype('float32')")
-    if backend is not None:
-        common_backend(x, where=f"{where} ({what} and the model's parameters)")
-        if backend_of(x) != backend:
-            raise_mismatch(where, what, backend_of(x), backend)
+    if backend is not None and backend_of(x) != backend:
+        raise_mismatch(where, what, backend_of(x), backend)
     kind = dtype_kind(x)
     if kind != "float":
         raise InputTypeError(

@@ -109,7 +109,6 @@ def mutate(raw: bytes, draw) -> bytes:
 
 
 class _CountingFile(io.FileIO):
-    largest_read = 0
     total = 0
     opened = False
 
@@ -119,7 +118,6 @@ class _CountingFile(io.FileIO):
 
     def read(self, size=-1):
         out = super().read(size)
-        _CountingFile.largest_read = max(_CountingFile.largest_read, len(out))
         _CountingFile.total += len(out)
         return out
 
@@ -129,7 +127,7 @@ def _load_bytes(tmp_path, raw: bytes, monkeypatch) -> None:
     path.write_bytes(raw)
     real_open = builtins.open
     monkeypatch.setattr(checkpoint, "open", lambda p, mode="r", *a, **k: _CountingFile(p, "rb") if p == path else real_open(p, mode, *a, **k), raising=False)
-    _CountingFile.largest_read = _CountingFile.total = 0
+    _CountingFile.total = 0
     _CountingFile.opened = False
     tracemalloc.start()
     try:

@@ -272,14 +272,6 @@ def backend_source() -> str:
     return _source
 
 
-def _reset_default() -> None:
-    """Forget the global default so the environment variable is read again (for tests)."""
-    global _global, _source
-    with _lock:
-        _global = None
-        _source = "not chosen yet"
-
-
 @dataclass(frozen=True)
 class BackendStatus:
     """One row of :func:`available_backends`."""

@@ -11,13 +11,10 @@ from ..errors import InputError
 from .base import Dataset, Standardizer, train_test_split
 
 
-def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, seed: int = 0,
-             task: str = "auto", standardize: bool = True) -> Dataset:
-    """A numeric CSV with a header row and a named target column, split and standardised.
+def read_numeric_csv(path: str | os.PathLike, *, min_rows: int = 1) -> tuple[list[str], np.ndarray]:
+    """``(header, data)`` of a CSV file of numbers with a header row; data is float64 (rows, columns).
 
-    ``task="auto"`` treats a target of a few whole-number values (≤ 20) as classes, anything else
-    as regression. Standardisation is fitted on the training part only. A non-numeric cell raises
-    an error naming its row and column.
+    Every problem raises an InputError naming the file and, for a bad cell, its row and column.
     """
     try:
         with open(path, newline="") as f:
@@ -26,11 +23,10 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
         raise InputError(f"cannot read CSV {path}: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{path}: not a readable CSV file ({exc})") from None
-    if len(rows) < 3:
-        raise InputError(f"{path}: needs a header and at least two data rows, found {len(rows)} rows")
+    if len(rows) < min_rows + 1:
+        count = {1: "one data row", 2: "two data rows"}.get(min_rows, f"{min_rows} data rows")
+        raise InputError(f"{path}: needs a header and at least {count}, found {len(rows)} rows")
     header = [h.strip() for h in rows[0]]
-    if target not in header:
-        raise InputError(f"{path}: no column {target!r}; columns: {', '.join(header)}")
     data = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
     for i, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -43,6 +39,20 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
     if not np.isfinite(data).all():
         i, j = np.argwhere(~np.isfinite(data))[0]
         raise InputError(f"{path}: row {i + 2}, column {header[j]!r} is NaN or infinite")
+    return header, data
+
+
+def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, seed: int = 0,
+             task: str = "auto", standardize: bool = True) -> Dataset:
+    """A numeric CSV with a header row and a named target column, split and standardised.
+
+    ``task="auto"`` treats a target of a few whole-number values (≤ 20) as classes, anything else
+    as regression. Standardisation is fitted on the training part only. A non-numeric cell raises
+    an error naming its row and column.
+    """
+    header, data = read_numeric_csv(path, min_rows=2)
+    if target not in header:
+        raise InputError(f"{path}: no column {target!r}; columns: {', '.join(header)}")
     t = header.index(target)
     y = data[:, t]
     X = np.delete(data, t, axis=1)

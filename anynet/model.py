@@ -353,7 +353,8 @@ class Graph:
                 )
 
     def gradients(self, x: Array, y: Array, loss: Any) -> tuple[float, dict[str, Array]]:
-        """``(loss value, {path: gradient})`` for one batch (checked input)."""
+        """``(loss value, {path: gradient})`` for one batch (checked input). The gradients are
+        copies: the layers' own ``grads`` may be overwritten by the next backward pass."""
         from .losses import get as get_loss
 
         loss = get_loss(loss)
@@ -362,7 +363,8 @@ class Graph:
         out, back = self.forward_backward(x, training=True, need_dx=False)
         value, lback = loss.forward(out, y)
         back(lback())
-        return float(value), self.grads
+        xp = self.backend.xp
+        return float(value), {k: xp.asarray(g, copy=True) for k, g in self.grads.items()}
 
     # -- training, prediction, saving: see anynet.training and anynet.checkpoint ------------
     def fit(self, X: Any, y: Any, **kwargs: Any):

@@ -220,3 +220,38 @@ def test_numpy_fast_reductions_match_numpy():
     assert xp.sum(ints).dtype == np.sum(ints).dtype  # integer sums keep NumPy's promotion
     with pytest.raises(ValueError):
         xp.max(np.zeros((0,)))  # empty input still raises as NumPy does
+
+
+def test_numpy_matmul_reusing_writes_into_a_fitting_buffer_only():
+    adapter = anynet.get_backend("numpy").adapter
+    size = anynet.backends._numpy.REUSE_MIN_SIZE
+    g = np.random.default_rng(0)
+    a, b = g.standard_normal((8, 512)).astype(np.float32), g.standard_normal((8, size // 512)).astype(np.float32)
+    expect = a.T @ b
+    old = np.zeros_like(expect)
+    got = adapter.matmul_reusing(a.T, b, old)
+    assert got is old
+    np.testing.assert_array_equal(got, expect)
+    # results that cannot go into `old` get a fresh array, with the same numbers
+    frozen = np.zeros_like(expect)
+    frozen.flags.writeable = False
+    refused = [None, np.zeros(expect.shape, np.float64), np.zeros((512, size // 512 + 1), np.float32),
+               np.zeros_like(expect, order="F"), frozen]
+    for o in refused:
+        fresh = adapter.matmul_reusing(a.T, b, o)
+        assert fresh is not o and fresh.dtype == np.float32
+        np.testing.assert_array_equal(fresh, expect)
+    small_a, small_b = a[:, :4], b[:, :4]  # below REUSE_MIN_SIZE: allocating is cheaper
+    small_old = np.zeros((4, 4), np.float32)
+    assert adapter.matmul_reusing(small_a.T, small_b, small_old) is not small_old
+
+
+@pytest.mark.parametrize("name", ["array_api_strict", "torch", "jax", "cupy"])
+def test_generic_matmul_reusing_always_allocates(name, request):
+    backend = load_backend(name, request.config)
+    a = backend.asarray(np.ones((3, 2)), dtype="float32")
+    old = backend.asarray(np.zeros((2, 2)), dtype="float32")
+    got = backend.adapter.matmul_reusing(a.T, a, old)
+    assert got is not old
+    np.testing.assert_array_equal(anynet.to_numpy(got), np.full((2, 2), 3.0, np.float32))
+    np.testing.assert_array_equal(anynet.to_numpy(old), np.zeros((2, 2), np.float32))

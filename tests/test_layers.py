@@ -220,3 +220,36 @@ def test_layer_to_and_astype(request):
     layer.to("torch").astype("float64")
     assert anynet.backend_of(layer.params["W"]).name == "torch"
     np.testing.assert_array_equal(anynet.to_numpy(layer.params["W"]), w.astype(np.float64))
+
+
+@pytest.mark.parametrize("generic_name", ["array_api_strict", "torch", "jax"])
+def test_dense_large_weight_gradient_reuses_its_buffer_and_matches_the_standard_path(generic_name, request):
+    """NumPy writes a large dW into last step's array; the numbers equal the generic path's."""
+    backend = load_backend(generic_name, request.config)
+    din, dout = 300, 256  # dW has 76,800 elements: over numpy's REUSE_MIN_SIZE
+    fast = Dense(din, dout, activation="relu", seed=3, dtype="float64", backend="numpy")
+    generic = Dense(din, dout, activation="relu", seed=3, dtype="float64", backend=backend)
+    first = None
+    for step in range(3):
+        x = np.random.default_rng(step).standard_normal((5, din))
+        dy = np.random.default_rng(10 + step).standard_normal((5, dout))
+        _, back = fast.forward_backward(x)
+        back(dy)
+        _, gback = generic.forward_backward(backend.asarray(x, dtype="float64"))
+        gback(backend.asarray(dy, dtype="float64"))
+        first = fast.grads["W"] if first is None else first
+        assert fast.grads["W"] is first  # the same buffer every step
+        np.testing.assert_allclose(fast.grads["W"], anynet.to_numpy(generic.grads["W"]), **tolerance("float64"))
+        np.testing.assert_allclose(fast.grads["b"], anynet.to_numpy(generic.grads["b"]), **tolerance("float64"))
+
+
+def test_model_gradients_returns_copies(backend):
+    model = anynet.Sequential([Dense(300, 256, activation="relu"), Dense(256, 3)], seed=0, dtype="float64",
+                              backend=backend)
+    x = _x(backend, (4, 300))
+    y = backend.asarray(np.array([0, 1, 2, 0]))
+    _, first = model.gradients(x, y, "softmax_cross_entropy")
+    kept = {k: anynet.to_numpy(v) for k, v in first.items()}
+    model.gradients(_x(backend, (4, 300), seed=1), y, "softmax_cross_entropy")
+    for k, v in first.items():
+        np.testing.assert_array_equal(anynet.to_numpy(v), kept[k])

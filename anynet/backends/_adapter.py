@@ -105,3 +105,11 @@ class Adapter:
 
     def synchronize(self, device: Any) -> None:
         """Wait for queued work on ``device`` (a no-op for eager CPU libraries)."""
+
+    # -- fast paths: each has a generic version that uses only the standard -----------------
+    def matmul_reusing(self, a: Any, b: Any, old: Any) -> Any:
+        """``a @ b`` for 2-D ``a`` and ``b``. ``old`` is the array this call site returned last
+        time (or None); an adapter whose library can write into an existing array may store the
+        result there instead of allocating, when ``old`` has the result's shape and dtype.
+        The generic version always allocates."""
+        return a @ b

@@ -39,7 +39,9 @@ class Layer:
 
     Attributes:
         params: parameter arrays by name (e.g. ``"W"``, ``"b"``).
-        grads: gradients of the last backward pass, same keys as ``params``.
+        grads: gradients of the last backward pass, same keys as ``params``. Like PyTorch's
+            ``.grad``, the arrays may be overwritten in place by the next backward pass (NumPy
+            reuses the buffers of large gradients); copy a gradient to keep it.
         buffers: non-trainable state saved with the layer (e.g. BatchNorm running statistics).
         backend: where the parameters live (None before the layer has any).
     """

@@ -89,12 +89,15 @@ class Dense(Layer):
         act = self.activation
         y = z if act is None else act.forward(z)
         xp = self.backend.xp  # type: ignore[union-attr]
+        matmul_reusing = self.backend.adapter.matmul_reusing  # type: ignore[union-attr]
 
         def backward(dy: Array) -> Array:
             dz = dy if act is None else act.backward(z, y, dy)
-            self.grads["W"] = x.T @ dz
+            # NumPy writes a large weight gradient into last step's buffer (see Layer.grads)
+            grads = self.grads
+            grads["W"] = matmul_reusing(x.T, dz, grads.get("W"))
             if b is not None:
-                self.grads["b"] = xp.sum(dz, axis=0)
+                grads["b"] = xp.sum(dz, axis=0)
             # the first layer of a network needs no input gradient: skip that matmul
             return dz @ W.T if need_dx else None
 

@@ -58,11 +58,12 @@ def _positive_int(where: str, name: str, value: Any, *, allow_zero: bool = False
 
 # -- data ------------------------------------------------------------------------------------
 def prepare_x(model: Any, X: Any, where: str) -> Array:
-    """Check X once and put it on the model's device in the model's dtype."""
+    """Check X once and put it on the model's device in the model's dtype (on NumPy, a float
+    array of the model's dtype is used as it is: read, never copied or written)."""
     X = as_host_array(X, where, "X")
     if isinstance(X, np.ndarray):
         check_features(X, where=where, width=model.in_features)
-        return model.backend.asarray(X, dtype=model.dtype)
+        return model.backend.asarray_for_reading(X, model.dtype)
     X = check_features(X, where=where, width=model.in_features, backend=model.backend)
     if dtype_name(X.dtype) != model.dtype:
         raise InputTypeError(f"{where}: X has dtype {dtype_name(X.dtype)} but the model is {model.dtype}; "

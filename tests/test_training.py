@@ -145,14 +145,35 @@ def test_bad_options(kw, pattern):
         _model().fit(X, y, **args)
 
 
-def test_inputs_never_mutated_by_fit_and_predict():
+@pytest.mark.parametrize("x_dtype", ["float32", "float64"])  # float32: NumPy fits on X itself, uncopied
+def test_inputs_never_mutated_by_fit_and_predict(x_dtype):
     X, y = _data()
+    X = X.astype(x_dtype)
     X0, y0 = X.copy(), y.copy()
     model = _model()
     model.fit(X, y, loss="softmax_cross_entropy", optimizer=optim.SGD(lr=0.1), epochs=2, verbose=0)
     model.predict(X)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
+
+
+def test_numpy_reads_the_data_set_in_place_other_backends_copy_it_once(backend):
+    from anynet.training import prepare_x
+
+    X = _data()[0].astype(np.float32)
+    model = _model(backend=backend)
+    Xd = prepare_x(model, X, "fit")
+    if backend.name == "numpy":
+        assert Xd is X  # no second copy of the data set in memory
+        Xf = np.asfortranarray(X)
+        Xfd = prepare_x(model, Xf, "fit")
+        assert Xfd.flags.c_contiguous and not np.shares_memory(Xfd, Xf)  # row gathers want C order
+    else:
+        assert not isinstance(Xd, np.ndarray)
+    np.testing.assert_array_equal(anynet.to_numpy(Xd), X)
+    # float64 data for a float32 model: the one copy is the conversion
+    X64 = _data()[0]
+    assert not np.shares_memory(anynet.to_numpy(prepare_x(model, X64, "fit")), X64)
 
 
 class NaNAtStep(MSE):

@@ -144,6 +144,14 @@ class Backend:
             host = host.astype(dtype_name(self.dtype(dtype)), copy=False)
         return self.adapter.from_numpy(host, self.device)
 
+    def asarray_for_reading(self, data: np.ndarray, dtype: Any) -> Any:
+        """Like :meth:`asarray` for data that anynet will only read: on NumPy, an array that
+        already has ``dtype`` is used as it is, with no copy."""
+        from ..dtypes import dtype_name
+
+        host = np.asarray(data).astype(dtype_name(self.dtype(dtype)), copy=False)
+        return self.adapter.from_numpy_for_reading(host, self.device)
+
     def to_numpy(self, x: Any) -> np.ndarray:
         return self.adapter.to_numpy(x)
 

@@ -91,6 +91,12 @@ class Adapter:
         """A new array on ``device`` holding a copy of the NumPy array ``a``."""
         return self.namespace().asarray(a, device=device, copy=True)
 
+    def from_numpy_for_reading(self, a: np.ndarray, device: Any) -> Any:
+        """An array on ``device`` with the values of ``a``, which anynet will only read (the data
+        set in ``fit``): a library that can use host memory directly may return ``a`` itself
+        rather than a second copy. The generic version copies."""
+        return self.from_numpy(a, device)
+
     def to_numpy(self, x: Any) -> np.ndarray:
         """A NumPy array holding a copy of ``x``."""
         return np.array(np.from_dlpack(x), copy=True)

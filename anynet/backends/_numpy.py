@@ -62,6 +62,10 @@ class NumpyAdapter(Adapter):
     def from_numpy(self, a: np.ndarray, device: Any) -> Any:
         return np.array(a, copy=True)
 
+    def from_numpy_for_reading(self, a: np.ndarray, device: Any) -> Any:
+        # the data set itself, not a second copy of it (fit, predict and evaluate only read it)
+        return np.ascontiguousarray(a)
+
     def to_numpy(self, x: Any) -> np.ndarray:
         return np.array(x, copy=True)
 

@@ -261,7 +261,9 @@ class Graph:
 
     @property
     def grads(self) -> dict[str, Array]:
-        """The gradients of the last backward pass, by parameter path."""
+        """The gradients of the last backward pass, by parameter path: the layers' own arrays,
+        which the next backward pass may overwrite in place (copy to keep, or use
+        :meth:`gradients`)."""
         return {f"{n}.{k}": g for n, layer in self.nodes.items() for k, g in layer.grads.items()}
 
     def buffers(self) -> dict[str, Array]:

@@ -82,7 +82,7 @@ class Graph:
 
     Shapes:
         x: (n, width of the input) → y: (n, width of the output node). With several inputs,
-        pass ``{name: array}``.
+        pass ``{name: array}`` (to ``fit``, ``predict`` and ``evaluate`` too).
 
     Example:
         >>> import numpy as np

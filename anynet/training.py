@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,16 +59,38 @@ def _positive_int(where: str, name: str, value: Any, *, allow_zero: bool = False
 # -- data ------------------------------------------------------------------------------------
 def prepare_x(model: Any, X: Any, where: str) -> Array:
     """Check X once and put it on the model's device in the model's dtype (on NumPy, a float
-    array of the model's dtype is used as it is: read, never copied or written)."""
-    X = as_host_array(X, where, "X")
+    array of the model's dtype is used as it is: read, never copied or written). A graph with
+    several inputs takes ``{input name: array}`` and gets a dict back."""
+    names = list(model.inputs)
+    if isinstance(X, Mapping):
+        if set(X) != set(names):
+            raise InputError(f"{where}: X has the inputs {sorted(map(str, X))} but the model takes {names}; "
+                             "give one array per input: X={" + ", ".join(f"{k!r}: ..." for k in names) + "}")
+        out = {k: _prepare_one(model, X[k], where, f"X[{k!r}]", model.inputs[k]) for k in names}
+        rows = {k: int(v.shape[0]) for k, v in out.items()}
+        if len(set(rows.values())) > 1:
+            raise InputError(f"{where}: the inputs have different numbers of samples {rows}; they must match")
+        return out
+    if len(names) > 1:
+        raise InputError(f"{where}: the model has {len(names)} inputs ({', '.join(names)}); give X as a "
+                         "dict {input name: array}")
+    return _prepare_one(model, X, where, "X", model.inputs[names[0]])
+
+
+def _prepare_one(model: Any, X: Any, where: str, what: str, width: int) -> Array:
+    X = as_host_array(X, where, what)
     if isinstance(X, np.ndarray):
-        check_features(X, where=where, width=model.in_features)
+        check_features(X, where=where, width=width, what=what)
         return model.backend.asarray_for_reading(X, model.dtype)
-    X = check_features(X, where=where, width=model.in_features, backend=model.backend)
+    X = check_features(X, where=where, width=width, what=what, backend=model.backend)
     if dtype_name(X.dtype) != model.dtype:
-        raise InputTypeError(f"{where}: X has dtype {dtype_name(X.dtype)} but the model is {model.dtype}; "
-                             f"convert it with X.astype('{model.dtype}')")
+        raise InputTypeError(f"{where}: {what} has dtype {dtype_name(X.dtype)} but the model is {model.dtype}; "
+                             f"convert it with {what}.astype('{model.dtype}')")
     return X
+
+
+def _n_rows(x: Array | dict[str, Array]) -> int:
+    return int(next(iter(x.values())).shape[0]) if isinstance(x, dict) else int(x.shape[0])
 
 
 def prepare_y(model: Any, y: Any, loss: Any, n: int, where: str) -> Array:
@@ -107,6 +129,9 @@ def prepare_y(model: Any, y: Any, loss: Any, n: int, where: str) -> Array:
 
 
 def _rows(x: Array, idx: Any, xp: Any = None) -> Array:
+    """The rows ``idx`` (a slice or an index array) of an array, or of each array of a dict."""
+    if isinstance(x, dict):
+        return {k: _rows(v, idx, xp) for k, v in x.items()}
     if isinstance(idx, slice):
         return x[idx, ...]
     return (xp or backend_of(x).xp).take(x, idx, axis=0)
@@ -136,8 +161,9 @@ def fit(
     """Train ``model`` on ``(X, y)`` for ``epochs`` more epochs; returns a :class:`History`.
 
     Arguments:
-        X: (n, in_features) floats; y: (n, out) targets, (n,) for one output, or (n,) integer
-            labels with ``softmax_cross_entropy``.
+        X: (n, in_features) floats, or for a graph with several inputs ``{input name: (n, width)}``;
+            y: (n, out) targets, (n,) for one output, or (n,) integer labels with
+            ``softmax_cross_entropy``.
         loss: a loss name or :class:`~anynet.losses.Loss` (default: the model's last one).
         optimizer: an optimizer or name (default: the model's last one; state carries over).
         epochs: how many epochs to run now (counting continues across calls and checkpoints).
@@ -180,7 +206,7 @@ def fit(
                      else metrics_mod.get(m) for m in metric_names]
 
     Xd = prepare_x(model, X, where)
-    n = int(Xd.shape[0])
+    n = _n_rows(Xd)
     yd = prepare_y(model, y, loss, n, where)
     val = None
     if validation_data is not None and validation_split is not None:
@@ -197,7 +223,7 @@ def fit(
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise InputError(f"{where}: validation_data must be a pair (X_val, y_val)")
         vx = prepare_x(model, validation_data[0], f"{where} (validation_data)")
-        val = (vx, prepare_y(model, validation_data[1], loss, int(vx.shape[0]), f"{where} (validation_data)"))
+        val = (vx, prepare_y(model, validation_data[1], loss, _n_rows(vx), f"{where} (validation_data)"))
 
     model.loss, model.optimizer, model.metrics = loss, optimizer, metric_names
     if seed is not None:
@@ -235,7 +261,7 @@ def fit(
                 back(lback())
                 optimizer.apply(slots)
                 step_losses.append(value)
-                sizes.append(int(xb.shape[0]))
+                sizes.append(_n_rows(xb))
                 for m in train_metrics:
                     m.update(out, yb)
                 state["step"] = int(state.get("step", 0)) + 1
@@ -328,17 +354,18 @@ def _progress(verbose: int) -> Any:
 
 # -- predict and evaluate ----------------------------------------------------------------------
 def _forward_batches(model: Any, Xd: Array, batch_size: int | None) -> Array:
-    n = int(Xd.shape[0])
+    n = _n_rows(Xd)
     if batch_size is None or batch_size >= n:
         return model.forward_backward(Xd, training=False)[0]
     xp = model.backend.xp
-    outs = [model.forward_backward(Xd[s:min(s + batch_size, n), ...], training=False)[0]
+    outs = [model.forward_backward(_rows(Xd, slice(s, min(s + batch_size, n))), training=False)[0]
             for s in range(0, n, batch_size)]
     return xp.concat(outs, axis=0)
 
 
 def _returned(X: Any, out: Array) -> Array:
-    return to_numpy(out) if not is_array(X) or isinstance(X, np.ndarray) else out
+    first = next(iter(X.values())) if isinstance(X, Mapping) and X else X
+    return to_numpy(out) if not is_array(first) or isinstance(first, np.ndarray) else out
 
 
 def predict(model: Any, X: Any, *, batch_size: int | None = None) -> Array:
@@ -373,16 +400,16 @@ def predict_proba(model: Any, X: Any, *, batch_size: int | None = None) -> Array
 
 def _score(model: Any, Xd: Array, yd: Array, loss: Any, metric_names: Sequence[str],
            from_logits: bool, batch_size: int | None) -> dict[str, float]:
-    n = int(Xd.shape[0])
+    n = _n_rows(Xd)
     bs = n if batch_size is None else batch_size
     mets = [metrics_mod.get(m, from_logits=from_logits) if m in ("accuracy", "acc") else metrics_mod.get(m)
             for m in metric_names]
     total = None
     for s in range(0, n, bs):
-        xb, yb = Xd[s:min(s + bs, n), ...], _rows(yd, slice(s, min(s + bs, n)))
+        xb, yb = _rows(Xd, slice(s, min(s + bs, n))), _rows(yd, slice(s, min(s + bs, n)))
         out = model.forward_backward(xb, training=False)[0]
         if loss is not None:
-            v = loss._forward(out, yb)[0] * float(int(xb.shape[0]))
+            v = loss._forward(out, yb)[0] * float(_n_rows(xb))
             total = v if total is None else total + v
         for m in mets:
             m.update(out, yb)
@@ -400,5 +427,5 @@ def evaluate(model: Any, X: Any, y: Any, *, loss: Any = None, metrics: Sequence[
     if loss is None and not metrics:
         raise InputError(f"{where}: nothing to compute; give loss= or metrics=")
     Xd = prepare_x(model, X, where)
-    yd = prepare_y(model, y, loss, int(Xd.shape[0]), where)
+    yd = prepare_y(model, y, loss, _n_rows(Xd), where)
     return _score(model, Xd, yd, loss, metrics, isinstance(loss, losses_mod.BCEWithLogits), batch_size)

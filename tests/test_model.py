@@ -164,3 +164,61 @@ def test_loss_node_errors():
     with pytest.raises(ValueError, match="one loss node at most"):
         Graph({"a": (d(), "x"), "m": (MSE(), ["a", "y"]), "n": (MSE(), ["a", "y"])},
               inputs={"x": 2, "y": 1}, output="a")
+
+
+def _two_input_graph(**kw):
+    from anynet.layers import Concatenate
+
+    return Graph({"a": (Dense(3, 8, activation="tanh"), "xa"), "b": (Dense(2, 8, activation="tanh"), "xb"),
+                  "cat": (Concatenate(), ["a", "b"]), "out": (Dense(16, 3), "cat")},
+                 inputs={"xa": 3, "xb": 2}, output="out", **kw)
+
+
+def _two_input_data(n=240):
+    g = np.random.default_rng(5)
+    A, B = g.standard_normal((n, 3)), g.standard_normal((n, 2))
+    y = (A[:, 0] + B[:, 1] > 0).astype(np.int64) + (B[:, 0] > 1).astype(np.int64)
+    return A, B, y
+
+
+def test_fit_predict_evaluate_a_graph_with_several_inputs(backend):
+    A, B, y = _two_input_data()
+    X = {"xa": A, "xb": B}
+
+    def train(spec):
+        model = _two_input_graph(seed=3, backend=spec, dtype="float64")
+        hist = model.fit(X, y, loss="softmax_cross_entropy", optimizer=optim.Adam(lr=0.02), epochs=30,
+                         batch_size=16, metrics=["accuracy"], validation_split=0.25, seed=1, verbose=0)
+        return model, hist
+
+    model, hist = train(backend)
+    assert hist["loss"][-1] < 0.4 * hist["loss"][0] and hist["val_accuracy"][-1] >= 0.8
+    # batched and unbatched predictions agree; evaluate sees the same numbers
+    whole, parts = model.predict(X), model.predict(X, batch_size=50)
+    assert isinstance(whole, np.ndarray) and whole.shape == (240, 3)
+    np.testing.assert_allclose(parts, whole, rtol=1e-12, atol=1e-12)
+    acc = float(np.mean(whole.argmax(1) == y))
+    assert model.evaluate(X, y, batch_size=64)["accuracy"] == pytest.approx(acc)
+    # the same training on NumPy gives the same weights
+    ref, _ = train("numpy")
+    for k, v in ref.parameters().items():
+        np.testing.assert_allclose(anynet.to_numpy(model.parameters()[k]), v, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("X, message", [
+    (lambda A, B: A, r"has 2 inputs \(xa, xb\); give X as a dict"),
+    (lambda A, B: {"xa": A}, r"X has the inputs \['xa'\] but the model takes \['xa', 'xb'\]"),
+    (lambda A, B: {"xa": A, "xb": B, "z": A}, r"X has the inputs \['xa', 'xb', 'z'\]"),
+    (lambda A, B: {"xa": A, "xb": B[:10]}, r"different numbers of samples \{'xa': 240, 'xb': 10\}"),
+    (lambda A, B: {"xa": A, "xb": A}, r"X\['xb'\] has 3 features per sample but 2 were expected"),
+    (lambda A, B: {"xa": A, "xb": np.where(B > 1, np.nan, B)}, r"X\['xb'\] contains NaN"),
+])
+def test_several_inputs_bad_x_is_refused_by_name(X, message):
+    from anynet.errors import InputError
+
+    A, B, y = _two_input_data()
+    model = _two_input_graph(seed=0)
+    for call in (lambda x: model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", verbose=0),
+                 lambda x: model.predict(x), lambda x: model.evaluate(x, y, loss="softmax_cross_entropy")):
+        with pytest.raises(InputError, match=message):
+            call(X(A, B))

@@ -144,6 +144,12 @@ class Graph:
             if len(ins) > 1 and not isinstance(layer, Merge):
                 raise ValueError(f"{where}: node {name!r} reads {ins} but {type(layer).__name__} "
                                  "takes one input; join them with Add() or Concatenate()")
+            twin = next((other for other, seen in self.nodes.items() if seen is layer), None)
+            if twin is not None:
+                # each backward pass sets a layer's grads; a second use would overwrite the first's
+                raise ValueError(f"{where}: nodes {twin!r} and {name!r} are the same {type(layer).__name__} "
+                                 "object; shared weights are not supported (the gradients of one use would "
+                                 "be lost): give each node its own layer")
             self.nodes[name] = layer
             self.edges[name] = ins
         inputs = dict(inputs)

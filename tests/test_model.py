@@ -222,3 +222,13 @@ def test_several_inputs_bad_x_is_refused_by_name(X, message):
                  lambda x: model.predict(x), lambda x: model.evaluate(x, y, loss="softmax_cross_entropy")):
         with pytest.raises(InputError, match=message):
             call(X(A, B))
+
+
+def test_one_layer_object_in_two_nodes_is_refused():
+    """Each backward pass sets a layer's grads, so a layer used twice would silently lose the
+    gradient of one use: refused, naming both nodes."""
+    shared = Dense(3, 3)
+    with pytest.raises(ValueError, match=r"nodes 'a' and 'b' are the same Dense object; shared weights"):
+        Graph({"a": (shared, "x"), "b": (shared, "a")}, inputs={"x": 3}, output="b", seed=0)
+    with pytest.raises(ValueError, match=r"nodes '0' and '1' are the same Dense"):
+        Sequential([shared, shared])

@@ -33,8 +33,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import struct
 import tempfile
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -90,11 +92,18 @@ def encode(tensors: dict[str, np.ndarray], manifest: dict[str, Any]) -> list[byt
     return [struct.pack("<Q", len(head)), head, *chunks]
 
 
+#: a temp file of an earlier save of the same path, untouched this long, belongs to a writer that
+#: died (SIGKILL, power loss) and is removed by the next successful save
+STALE_TEMP_SECONDS = 600
+
+
 def atomic_write(path: str | os.PathLike, chunks: Iterable[bytes]) -> None:
-    """Write ``chunks`` to ``path`` atomically: temp file in the same folder, fsync, replace."""
+    """Write ``chunks`` to ``path`` atomically: temp file in the same folder, fsync, replace.
+    After success, temp files that dead writers of the same path left behind are removed."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    prefix = f".{os.path.basename(path)}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
@@ -116,6 +125,27 @@ def atomic_write(path: str | os.PathLike, chunks: Iterable[bytes]) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+    _remove_stale_temps(folder, prefix)
+
+
+def _remove_stale_temps(folder: str, prefix: str) -> None:
+    """Remove ``prefix`` + 8 random characters + ``.tmp`` files (mkstemp's names) not modified for
+    STALE_TEMP_SECONDS: left by saves of this path that were killed. A save still running keeps
+    writing, so its file stays fresh and is left alone; other files are never touched."""
+    pattern = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}\.tmp")
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if pattern.fullmatch(name):
+            full = os.path.join(folder, name)
+            try:
+                if os.stat(full).st_mtime < cutoff:
+                    os.unlink(full)
+            except OSError:
+                pass
 
 
 def _generator_state(rng: np.random.Generator) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -214,12 +215,34 @@ def test_sigkill_during_saves_always_leaves_a_loadable_checkpoint(tmp_path):
     for i in range(20):
         proc = subprocess.Popen([sys.executable, "-c", KILLER, str(path)], stdout=subprocess.PIPE)
         assert proc.stdout.readline().strip() == b"ready"
-        import time
-
         time.sleep(0.02 + 0.01 * (i % 5))
         proc.kill()
         proc.wait()
         anynet.load(path)  # never half-written
+    # the killed saves' temp files go with the next successful save, once they are stale
+    left = list(tmp_path.glob(".m.safetensors.*.tmp"))
+    old = time.time() - anynet.checkpoint.STALE_TEMP_SECONDS - 1
+    for f in left:
+        os.utime(f, (old, old))
+    anynet.Sequential([Dense(200, 200), Dense(200, 200)], seed=1).save(path)
+    assert list(tmp_path.glob(".m.safetensors.*.tmp")) == []
+
+
+def test_a_save_removes_only_stale_temp_files_of_its_own_path(tmp_path):
+    path = tmp_path / "m.safetensors"
+    old = time.time() - anynet.checkpoint.STALE_TEMP_SECONDS - 1
+    stale = tmp_path / ".m.safetensors.ab3_x9z0.tmp"          # a killed save of this path
+    fresh = tmp_path / ".m.safetensors.cd4_y8w1.tmp"          # a save that may still be writing
+    others = [tmp_path / ".n.safetensors.ab3_x9z0.tmp",       # another checkpoint's
+              tmp_path / ".m.safetensors.notes.tmp",          # not a temp-file name
+              tmp_path / "m.safetensors.ab3_x9z0.tmp"]        # no leading dot
+    for f in [stale, fresh, *others]:
+        f.write_bytes(b"partial")
+    for f in [stale, *others]:
+        os.utime(f, (old, old))
+    anynet.Sequential([Dense(3, 2)], seed=0).save(path)
+    assert not stale.exists()
+    assert fresh.exists() and all(f.exists() for f in others)
 
 
 def test_unsaveable_models_are_refused_at_save_time(tmp_path):

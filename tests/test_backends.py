@@ -206,7 +206,7 @@ def test_seed_validation(bad):
         anynet.random.as_generator(bad)
 
 
-def test_numpy_fast_reductions_match_numpy():
+def test_numpy_fast_reductions_and_take_match_numpy():
     xp = anynet.get_backend("numpy").xp
     g = np.random.default_rng(0)
     for dt in (np.float32, np.float64):
@@ -216,6 +216,12 @@ def test_numpy_fast_reductions_match_numpy():
                 np.testing.assert_array_equal(xp.sum(x, axis=axis, keepdims=keepdims), np.sum(x, axis=axis, keepdims=keepdims))
                 np.testing.assert_array_equal(xp.max(x, axis=axis, keepdims=keepdims), np.max(x, axis=axis, keepdims=keepdims))
                 assert xp.sum(x, axis=axis).dtype == dt
+    x = g.standard_normal((7, 5)).astype(np.float32)
+    for idx in (np.array([3, 0, 3, 6]), np.array([], dtype=np.int64), np.array([-1, 2])):
+        np.testing.assert_array_equal(xp.take(x, idx, axis=0), np.take(x, idx, axis=0))
+        np.testing.assert_array_equal(xp.take(x, idx[idx < 5], axis=1), np.take(x, idx[idx < 5], axis=1))
+    with pytest.raises(IndexError):
+        xp.take(x, np.array([7]), axis=0)  # out of range still raises as NumPy does
     ints = np.arange(6, dtype=np.int8)
     assert xp.sum(ints).dtype == np.sum(ints).dtype  # integer sums keep NumPy's promotion
     with pytest.raises(ValueError):

@@ -24,9 +24,9 @@ class NumpyAdapter(Adapter):
     def _make_namespace(self) -> ModuleType:
         # NumPy >= 2.1 is itself an Array API namespace; using it directly avoids the thin
         # wrapper layer of array_api_compat.numpy on the hot path. The copy below differs from
-        # numpy only in `sum` and `max` on floating-point input, which skip NumPy's Python-level
-        # dispatch (a few microseconds a call, which small networks feel). Both are checked
-        # against numpy's own in tests/test_backends.py.
+        # numpy only in `sum` and `max` on floating-point input and in `take`, which skip NumPy's
+        # Python-level dispatch (a few microseconds a call, which small networks feel). All are
+        # checked against numpy's own in tests/test_backends.py.
         ns = ModuleType("anynet_numpy", "NumPy as anynet's Array API namespace")
         ns.__dict__.update({k: v for k, v in np.__dict__.items() if not k.startswith("__")})
         ns.__array_namespace_info__ = np.__array_namespace_info__
@@ -44,7 +44,10 @@ class NumpyAdapter(Adapter):
                 return max_reduce(x, axis=axis, keepdims=keepdims)
             return np_max(x, axis=axis, keepdims=keepdims)
 
-        ns.sum, ns.max = sum, max
+        def take(x, indices, /, *, axis=None):
+            return x.take(indices, axis=axis)  # the method: no Python-level dispatch (the batch gather)
+
+        ns.sum, ns.max, ns.take = sum, max, take
         return ns
 
     def devices(self) -> list[Any]:

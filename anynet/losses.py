@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -108,10 +109,7 @@ class Loss:
 
 
 def _size(x: Array) -> int:
-    n = 1
-    for s in x.shape:
-        n *= int(s)
-    return n
+    return math.prod(map(int, x.shape))
 
 
 @register_loss("mse", "mean_squared_error")

@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 
@@ -334,14 +334,28 @@ class Graph:
 
         return values[self.output], backward
 
+    def each_input(self, x: Any, where: str, check_one: Callable[[Any, str, int], Any]) -> Any:
+        """``check_one(array, what, width)`` applied to ``x``: a bare array for a model with one
+        input, else ``{input name: array}`` with every input exactly once and equal row counts
+        (a dict comes back). Shared by ``forward`` and by ``fit``/``predict``/``evaluate``."""
+        names = list(self.inputs)
+        if not isinstance(x, Mapping):
+            if len(names) > 1:
+                raise InputError(f"{where}: the model has {len(names)} inputs ({', '.join(names)}); give X as a "
+                                 "dict {input name: array}")
+            return check_one(x, "X", self.inputs[names[0]])
+        if set(x) != set(names):
+            raise InputError(f"{where}: X has the inputs {sorted(map(str, x))} but the model takes {names}; "
+                             "give one array per input: X={" + ", ".join(f"{k!r}: ..." for k in names) + "}")
+        out = {k: check_one(x[k], f"X[{k!r}]", self.inputs[k]) for k in names}
+        rows = {k: int(v.shape[0]) for k, v in out.items()}
+        if len(set(rows.values())) > 1:
+            raise InputError(f"{where}: the inputs have different numbers of samples {rows}; they must match")
+        return out
+
     def _check_x(self, x: Any, where: str) -> Any:
-        if isinstance(x, Mapping):
-            missing = set(self.inputs) - set(x)
-            if missing:
-                raise InputError(f"{where}: missing inputs {sorted(missing)}")
-            return {k: check_features(x[k], where=where, width=self.inputs[k], what=f"X[{k!r}]",
-                                      backend=self.backend) for k in self.inputs}
-        return check_features(x, where=where, width=self.in_features, backend=self.backend)
+        return self.each_input(x, where, lambda v, what, width: check_features(
+            v, where=where, width=width, what=what, backend=self.backend))
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
         """The network's output for ``x`` (checked; ``x`` must be on the model's device)."""
@@ -472,10 +486,7 @@ class Sequential(Graph):
             known = next((i for i, layer in enumerate(layers) if layer.in_features is not None), None)
             if known is None:
                 raise ValueError("Sequential: cannot tell the input width; start with a Dense layer or pass in_features=")
-            if known != 0:
-                in_features = layers[known].in_features  # the layers before it keep the width
-            else:
-                in_features = layers[0].in_features
+            in_features = layers[known].in_features  # the layers before it keep the width
         nodes = {str(i): (layer, "input" if i == 0 else str(i - 1)) for i, layer in enumerate(layers)}
         self.layers = layers
         super().__init__(nodes, inputs={"input": int(in_features)}, output=str(len(layers) - 1),

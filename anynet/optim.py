@@ -349,8 +349,6 @@ def get(spec: str | Optimizer, **options: Any) -> Optimizer:
     """An optimizer from a name (``"sgd"``, ``"adam"``, ...) and options, or an instance."""
     if isinstance(spec, Optimizer):
         return spec
-    if isinstance(spec, str) and spec in OPTIMIZERS:
-        return OPTIMIZERS[spec](**options)
     if isinstance(spec, str) and spec.lower() in OPTIMIZERS:
         return OPTIMIZERS[spec.lower()](**options)
     known = sorted({c.__name__ for c in OPTIMIZERS.values()})

@@ -27,7 +27,8 @@ from .callbacks import Callback
 from .dtypes import dtype_name
 from .errors import InputError, InputTypeError, NonFiniteLossError
 from .random import as_generator
-from .validation import as_host_array, check_class_labels, check_features, check_finite, dtype_kind
+from .validation import (as_host_array, check_class_labels, check_features, check_finite, dtype_kind,
+                         raise_mismatch)
 
 Array = Any
 
@@ -61,27 +62,14 @@ def prepare_x(model: Any, X: Any, where: str) -> Array:
     """Check X once and put it on the model's device in the model's dtype (on NumPy, a float
     array of the model's dtype is used as it is: read, never copied or written). A graph with
     several inputs takes ``{input name: array}`` and gets a dict back."""
-    names = list(model.inputs)
-    if isinstance(X, Mapping):
-        if set(X) != set(names):
-            raise InputError(f"{where}: X has the inputs {sorted(map(str, X))} but the model takes {names}; "
-                             "give one array per input: X={" + ", ".join(f"{k!r}: ..." for k in names) + "}")
-        out = {k: _prepare_one(model, X[k], where, f"X[{k!r}]", model.inputs[k]) for k in names}
-        rows = {k: int(v.shape[0]) for k, v in out.items()}
-        if len(set(rows.values())) > 1:
-            raise InputError(f"{where}: the inputs have different numbers of samples {rows}; they must match")
-        return out
-    if len(names) > 1:
-        raise InputError(f"{where}: the model has {len(names)} inputs ({', '.join(names)}); give X as a "
-                         "dict {input name: array}")
-    return _prepare_one(model, X, where, "X", model.inputs[names[0]])
+    return model.each_input(X, where, lambda v, what, width: _prepare_one(model, v, where, what, width))
 
 
 def _prepare_one(model: Any, X: Any, where: str, what: str, width: int) -> Array:
     X = as_host_array(X, where, what)
     if isinstance(X, np.ndarray):
         check_features(X, where=where, width=width, what=what)
-        return model.backend.asarray_for_reading(X, model.dtype)
+        return model.backend.asarray(X, dtype=model.dtype, copy=False)
     X = check_features(X, where=where, width=width, what=what, backend=model.backend)
     if dtype_name(X.dtype) != model.dtype:
         raise InputTypeError(f"{where}: {what} has dtype {dtype_name(X.dtype)} but the model is {model.dtype}; "
@@ -97,8 +85,6 @@ def prepare_y(model: Any, y: Any, loss: Any, n: int, where: str) -> Array:
     """Check targets once (length, NaN, label range) and put them on the model's device."""
     y = as_host_array(y, where, "y")
     if is_array(y) and not isinstance(y, np.ndarray) and backend_of(y) != model.backend:
-        from .validation import raise_mismatch
-
         raise_mismatch(where, "y", backend_of(y), model.backend)
     if len(y.shape) == 0 or y.shape[0] != n:
         raise InputError(f"{where}: y has {y.shape[0] if len(y.shape) else 0} rows but X has {n} samples; "

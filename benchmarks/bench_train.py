@@ -226,12 +226,16 @@ def measure_times(pairs: list[tuple[str, str]], config: str, repeats: int, round
     for _ in range(rounds):
         for key, train in trainers.items():
             times[key] += train(repeats)
-    rows = []
-    for (runner, spec), ts in times.items():
-        med = statistics.median(ts)
-        rows.append({"runner": runner, "spec": spec, "config": config, "samples": n, "median_s": med,
-                     "samples_per_s": n / med, "gflops": flops_per_sample(widths) * n / med / 1e9, "times": ts})
-    return rows
+    return [{"runner": runner, "spec": spec, "config": config, "samples": n, **timing(config, n, ts)}
+            for (runner, spec), ts in times.items()]
+
+
+def timing(config: str, n: int, times: list[float]) -> dict:
+    """The fields of a row computed from its epoch times: median, samples/s, GFLOP/s."""
+    med = statistics.median(times)
+    widths = {**CONFIGS, **GPU_CONFIGS}[config][0]
+    return {"times": times, "median_s": med, "samples_per_s": n / med,
+            "gflops": flops_per_sample(widths) * n / med / 1e9}
 
 
 def matmul_peak() -> float:
@@ -289,23 +293,20 @@ def aggregate(rows: list[dict]) -> tuple[dict, list[dict]]:
     by = {}
     for key in dict.fromkeys(k for run in runs.values() for k in run):
         parts = [run[key] for run in runs.values() if key in run]
-        times = [t for r in parts for t in r["times"]]
-        med = statistics.median(times)
-        n = parts[0]["samples"]
-        widths = {**CONFIGS, **GPU_CONFIGS}[key[0]][0]
-        by[key] = {**parts[0], "times": times, "median_s": med, "samples_per_s": n / med,
-                   "gflops": flops_per_sample(widths) * n / med / 1e9}
+        by[key] = {**parts[0], **timing(key[0], parts[0]["samples"], [t for r in parts for t in r["times"]])}
     return by, [runs[k] for k in sorted(runs)]
 
 
-def write_report(rows: list[dict], args: argparse.Namespace, peak: float) -> str:
+def write_report(saved: dict) -> str:
+    """The Markdown report of a run as saved in the JSON file (rows, settings, machine, versions)."""
+    rows, peak = saved["rows"], saved["matmul_peak_gflops"]
     by, runs = aggregate(rows)
     configs = list(dict.fromkeys(r["config"] for r in rows))
     cols = list(dict.fromkeys((r["runner"], r["spec"]) for r in rows))
-    lines = [f"Machine: {machine()}", ""]
-    lines += ["Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), ""]
+    lines = [f"Machine: {saved['machine']}", ""]
+    lines += ["Versions: " + ", ".join(f"{k} {v}" for k, v in saved["versions"].items()), ""]
     lines += [f"Measured float32 matmul peak (NumPy): {peak:.1f} GFLOP/s. Each cell: the median of "
-              f"{len(runs)} run(s) × {args.rounds} rounds × {args.repeats} epochs, the runners of a run taking "
+              f"{len(runs)} run(s) × {saved['rounds']} rounds × {saved['repeats']} epochs, the runners of a run taking "
               "turns in one process after a warm-up epoch each; training samples per second, higher is better.", ""]
     head = "| configuration | " + " | ".join(f"{r} ({s})" if r == "anynet" else r for r, s in cols) + " |"
     lines += [head, "|" + "---|" * (len(cols) + 1)]
@@ -447,8 +448,7 @@ def main() -> None:
         return
     if args.report_only:
         saved = json.loads(Path(args.out).with_suffix(".json").read_text())
-        Path(args.out).write_text(Path(args.out).read_text().split("Machine:")[0] + write_report(
-            saved["rows"], args, saved["matmul_peak_gflops"]))
+        Path(args.out).write_text(Path(args.out).read_text().split("Machine:")[0] + write_report(saved))
         return
     configs = dict(CONFIGS)
     if args.gpu:
@@ -487,14 +487,14 @@ def main() -> None:
                 print(f"run {run + 1}/{args.runs} {config:<24} {row['runner']:<11} {row['spec']:<14} "
                       f"{row['samples_per_s']:>12,.0f} samples/s {row['gflops']:7.1f} GFLOP/s  "
                       f"peak {row['peak_mb']:.0f} MB", flush=True)
-    peak = matmul_peak()
-    report = write_report(rows, args, peak)
+    saved = {"rows": rows, "matmul_peak_gflops": matmul_peak(), "rounds": args.rounds, "repeats": args.repeats,
+             "machine": machine(), "versions": versions()}
+    report = write_report(saved)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("# Training benchmark\n\nCommand: `python benchmarks/" + Path(__file__).name + " "
                    + " ".join(sys.argv[1:]) + "`\n\n" + report)
-    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "matmul_peak_gflops": peak,
-                                                    "machine": machine(), "versions": versions()}, indent=2))
+    out.with_suffix(".json").write_text(json.dumps(saved, indent=2))
     chart(rows, out.with_suffix(".png"))
     print(report)
 

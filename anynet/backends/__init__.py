@@ -132,25 +132,20 @@ class Backend:
         return resolve_dtype(dtype, self)
 
     # -- arrays ----------------------------------------------------------------------------
-    def asarray(self, data: Any, dtype: Any = None) -> Any:
+    def asarray(self, data: Any, dtype: Any = None, *, copy: bool = True) -> Any:
         """A new array on this backend holding a copy of ``data`` (NumPy or Python numbers).
 
-        With ``dtype=None`` the data keeps its own dtype where it is a NumPy array.
+        With ``dtype=None`` the data keeps its own dtype where it is a NumPy array. With
+        ``copy=False`` the result will only be read, so a backend that can use host memory
+        directly (NumPy) returns a NumPy array of the right dtype as it is, with no copy.
         """
         host = np.asarray(data)
         if dtype is not None:
             from ..dtypes import dtype_name
 
             host = host.astype(dtype_name(self.dtype(dtype)), copy=False)
-        return self.adapter.from_numpy(host, self.device)
-
-    def asarray_for_reading(self, data: np.ndarray, dtype: Any) -> Any:
-        """Like :meth:`asarray` for data that anynet will only read: on NumPy, an array that
-        already has ``dtype`` is used as it is, with no copy."""
-        from ..dtypes import dtype_name
-
-        host = np.asarray(data).astype(dtype_name(self.dtype(dtype)), copy=False)
-        return self.adapter.from_numpy_for_reading(host, self.device)
+        return self.adapter.from_numpy(host, self.device) if copy else \
+            self.adapter.from_numpy_for_reading(host, self.device)
 
     def to_numpy(self, x: Any) -> np.ndarray:
         return self.adapter.to_numpy(x)

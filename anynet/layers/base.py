@@ -11,6 +11,7 @@ models call ``_forward``, having checked the data once at their own entry point.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -150,10 +151,4 @@ class Layer:
         return f"{type(self).__name__}({self.extra_repr()})"
 
     def n_params(self) -> int:
-        total = 0
-        for p in self.params.values():
-            n = 1
-            for s in p.shape:
-                n *= int(s)
-            total += n
-        return total
+        return sum(math.prod(map(int, p.shape)) for p in self.params.values())

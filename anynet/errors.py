@@ -42,3 +42,21 @@ class CheckpointError(AnynetError, ValueError):
 
 class NonFiniteLossError(AnynetError, FloatingPointError):
     """Training produced a NaN or infinite loss; the message names the step."""
+
+
+class ConfigError(AnynetError, ValueError):
+    """A bad argument to a constructor or option: an out-of-range hyper-parameter, a name that
+    is not registered, a registration that clashes."""
+
+
+class UnknownNameError(ConfigError):
+    """A name (of a layer, loss, optimizer, activation, …) that the registry does not know."""
+
+
+class StateDictError(AnynetError, ValueError):
+    """A state dict whose keys or shapes do not match the model (``load_state_dict``)."""
+
+
+class CheckpointWriteError(CheckpointError, OSError):
+    """A checkpoint that could not be written (a missing folder, a full disk); the message names the
+    target path, never the temporary file. The previous file at that path is left as it was."""

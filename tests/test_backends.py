@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -12,11 +14,20 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.backends import ADAPTERS, common_backend
+from anynet.backends import (
+    ADAPTERS,
+    Adapter,
+    common_backend,
+    known_backends,
+    register_backend,
+    unregister_backend,
+)
+from anynet.backends._numpy import NumpyAdapter
 from anynet.errors import (
     BackendMismatchError,
     BackendNotFoundError,
     BackendUnavailableError,
+    ConfigError,
     DeviceError,
 )
 
@@ -261,3 +272,163 @@ def test_generic_matmul_reusing_always_allocates(name, request):
     assert got is not old
     np.testing.assert_array_equal(anynet.to_numpy(got), np.full((2, 2), 3.0, np.float32))
     np.testing.assert_array_equal(anynet.to_numpy(old), np.zeros((2, 2), np.float32))
+
+
+# -- the registry: built-in and custom adapters go through register_backend ---------------------
+class CountingNumpy(NumpyAdapter):
+    """NumPy's adapter under another name, counting the arrays it makes."""
+
+    name = "counting_numpy"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made = 0
+
+    def from_numpy(self, a, device):
+        self.made += 1
+        return super().from_numpy(a, device)
+
+
+@pytest.fixture
+def registered():
+    """Names registered by the test, unregistered afterwards."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        with contextlib.suppress(BackendNotFoundError):  # the test may have removed it itself
+            unregister_backend(name)
+
+
+def test_register_backend_makes_a_custom_adapter_usable_by_spec(registered):
+    adapter = register_backend("counting_numpy", CountingNumpy, aliases=("cnp",))
+    registered.append("counting_numpy")
+    assert isinstance(adapter, CountingNumpy)
+    assert known_backends()[-1] == "counting_numpy" and "cnp" not in known_backends()
+    b = anynet.get_backend("CNP:cpu")
+    assert b is anynet.get_backend("counting_numpy") and b.adapter is adapter
+    assert b.spec == "counting_numpy:cpu" and b != anynet.get_backend("numpy")
+    x = b.asarray(np.ones(3), dtype="float64")
+    assert adapter.made == 1 and x.dtype == np.float64
+    with anynet.use_backend("cnp") as scoped:
+        assert anynet.get_backend() is scoped is b
+    assert anynet.available_backends()["counting_numpy"].usable
+    # an array whose type two adapters own belongs to the one registered first
+    assert anynet.backend_of(x).name == "numpy"
+    unregister_backend("counting_numpy")
+    with pytest.raises(BackendNotFoundError, match="unknown backend 'counting_numpy'.*register_backend"):
+        anynet.get_backend("counting_numpy")
+    with pytest.raises(BackendNotFoundError):
+        anynet.get_backend("cnp")
+
+
+def test_register_backend_second_name_for_numpy(registered):
+    register_backend("numpy", ADAPTERS["numpy"], aliases=("np",))
+    registered.append("np")
+    assert anynet.get_backend("np") is anynet.get_backend("numpy")
+    assert "np" not in known_backends()
+    unregister_backend("np")
+    assert "numpy" in known_backends()
+    with pytest.raises(BackendNotFoundError):
+        anynet.get_backend("np")
+
+
+def test_register_backend_refuses_clashes_and_bad_names(registered):
+    with pytest.raises(ConfigError, match="taken.*replace=True"):
+        register_backend("counting_numpy", CountingNumpy, aliases=("strict",))
+    assert "counting_numpy" not in ADAPTERS
+    with pytest.raises(ConfigError, match="adapter is named 'counting_numpy'.*aliases="):
+        register_backend("other", CountingNumpy)
+    for bad in ("", "Upper", "a:b", "has space", 3):
+        with pytest.raises(ConfigError, match="lower-case"):
+            register_backend(bad, CountingNumpy)
+    with pytest.raises(ConfigError, match="Adapter instance or subclass"):
+        register_backend("thing", object())
+    with pytest.raises(ConfigError, match="module_name"):
+        register_backend("empty", Adapter())
+    # replace=True takes the name over from the backend that held it
+    first = register_backend("counting_numpy", CountingNumpy)
+    registered.append("counting_numpy")
+    old = anynet.get_backend("counting_numpy")
+    second = register_backend("counting_numpy", CountingNumpy, replace=True)
+    assert second is not first and anynet.get_backend("counting_numpy").adapter is second
+    assert old.adapter is first  # a Backend already made keeps working
+    old.asarray(np.ones(2))
+    assert first.made == 1
+
+
+# -- dtypes: the names module knows no library, JAX's switch is left alone ----------------------
+def test_dtype_name_names_any_library_by_a_generic_rule(backend):
+    from anynet.dtypes import dtype_name
+
+    for name in ("float32", "float64"):
+        assert dtype_name(backend.float_dtypes()[name]) == name
+        assert dtype_name(backend.asarray(np.ones(2), dtype=name).dtype) == name
+
+    class OtherLibDtype:  # a library anynet has never heard of
+        def __str__(self):
+            return "otherlib.float64"
+
+    assert dtype_name(OtherLibDtype()) == "float64"
+    assert dtype_name(np.float32) == "float32" and dtype_name(np.dtype(">f8")) == "float64"
+
+
+def test_dtypes_module_is_a_leaf_that_names_no_library():
+    import ast
+    import inspect
+
+    import anynet.dtypes
+
+    source = inspect.getsource(anynet.dtypes)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            assert node.module == "errors", f"anynet.dtypes imports .{node.module}"
+    for library in ("torch", "jax", "cupy", "array_api_strict"):
+        assert library not in source
+
+
+_JAX_X64 = """
+import json, numpy as np, jax, anynet
+before = jax.config.jax_enable_x64
+b = anynet.get_backend("jax")
+x = b.asarray(np.ones((4, 3)), dtype="float32")
+w = anynet.to_device(np.ones((3, 2), np.float32), b)
+y = anynet.to_numpy(b.xp.matmul(x, w) * 2.0)
+lists = b.has_float64 and b.dtype() is not None
+after_float32 = jax.config.jax_enable_x64
+z = b.asarray(np.ones(2), dtype="float64")
+print(json.dumps([before, after_float32, str(y.dtype), jax.config.jax_enable_x64, str(z.dtype),
+                  str(anynet.to_numpy(z * 2.0).dtype), str(anynet.to_numpy(b.xp.sum(z)).dtype)]))
+"""
+
+
+@pytest.mark.parametrize("user_setting", ["0", "1"])
+def test_jax_float32_leaves_the_users_x64_switch_as_it_was(user_setting, request):
+    load_backend("jax", request.config)
+    out = _python(_JAX_X64, JAX_ENABLE_X64=user_setting, JAX_PLATFORMS="cpu")
+    assert out.returncode == 0, out.stderr
+    before, after_float32, y_dtype, after_float64, z_dtype, z2_dtype, sum_dtype = json.loads(
+        out.stdout.strip().splitlines()[-1])
+    assert before is (user_setting == "1")
+    assert after_float32 is before and y_dtype == "float32"
+    # asking for float64 on JAX is what turns the switch on; float64 then stays float64
+    assert after_float64 is True and z_dtype == z2_dtype == sum_dtype == "float64"
+
+
+def test_jax_float64_from_numpy_is_kept(request):
+    b = load_backend("jax", request.config)
+    x = anynet.to_device(np.arange(3.0), b)
+    assert anynet.to_numpy(x).dtype == np.float64 and anynet.to_numpy(x + 1.0).dtype == np.float64
+
+
+def test_adapter_decides_which_floats_a_device_holds():
+    # Backend asks its adapter which floats a device holds; the adapter may leave float64 out
+    class NoFloat64(NumpyAdapter):
+        name = "no_float64_numpy"
+
+        def float_dtypes(self, device):
+            return {"float32": np.dtype("float32")}
+
+    b = anynet.backends.Backend(NoFloat64(), "cpu")
+    assert not b.has_float64 and b.widest_float() == "float32"
+    with pytest.raises(DeviceError, match="no_float64_numpy:cpu has no float64"):
+        b.dtype("float64")

@@ -2,6 +2,11 @@
 
 An adapter is the only place that names a library. Everything above it works on the array
 namespace ``xp`` that the adapter hands out and uses only the Python Array API standard.
+Make a backend of your own by subclassing :class:`Adapter` and passing it to
+:func:`anynet.backends.register_backend`.
+
+The built-in adapters keep no state but the library and namespace they imported (so a ``Backend``
+can be rebuilt from its spec in another process).
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ class Adapter:
     def __init__(self) -> None:
         self._xp: ModuleType | None = None
         self._lib: ModuleType | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
 
     # -- loading ---------------------------------------------------------------------------
     def library(self) -> ModuleType:
@@ -81,6 +89,22 @@ class Adapter:
 
     def device_of(self, x: Any) -> Any:
         return x.device
+
+    # -- dtypes ----------------------------------------------------------------------------
+    def float_dtypes(self, device: Any) -> dict[str, Any]:
+        """The real floating dtypes ``device`` holds, by name (``"float32"``, ``"float64"``);
+        float16 is left out (anynet does not train in it)."""
+        info = self.namespace().__array_namespace_info__()
+        try:
+            found = dict(info.dtypes(device=device, kind="real floating"))
+        except Exception:  # some libraries do not know every device they support
+            found = dict(info.dtypes(kind="real floating"))
+        found.pop("float16", None)
+        return found
+
+    def use_dtype(self, name: str) -> None:
+        """Called with a dtype name (``"float64"``) before anynet makes arrays of that dtype, for
+        a library that must be switched on for it (JAX's 64-bit mode). Generic: nothing."""
 
     # -- arrays ----------------------------------------------------------------------------
     def owns(self, x: Any) -> bool:

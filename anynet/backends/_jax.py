@@ -1,7 +1,12 @@
 """JAX adapter (``jax.numpy`` is an Array API namespace). Arrays are immutable.
 
-Loading this adapter turns on ``jax_enable_x64`` so that float64 exists; anynet always passes
-its dtypes explicitly, so float32 models stay float32.
+float64 needs JAX's 64-bit mode (``jax_enable_x64``), a process-wide switch. It cannot be scoped
+to anynet's calls: a float64 array used outside the mode silently turns float32 in arithmetic
+(``x * 2.0``, ``jnp.sum``), so a ``with jax.enable_x64(True):`` around anynet's own functions
+would break the float64 arrays they hand back. So this adapter leaves the switch alone until
+float64 is asked for on JAX (a float64 model or array, ``dtype="widest"``, a float64 NumPy array
+sent to JAX), and only then turns it on, for the rest of the process. float32 work never touches
+it. Without the mode JAX holds integers as int32.
 """
 
 from __future__ import annotations
@@ -19,9 +24,6 @@ class JaxAdapter(Adapter):
     module_name = "jax"
     distribution = "jax"
     install = 'pip install "anynet[jax]"'
-
-    def _on_load(self, lib: ModuleType) -> None:
-        lib.config.update("jax_enable_x64", True)
 
     def _make_namespace(self) -> ModuleType:
         self.library()
@@ -53,10 +55,24 @@ class JaxAdapter(Adapter):
         (dev,) = x.devices()
         return dev
 
+    def float_dtypes(self, device: Any) -> dict[str, Any]:
+        found = super().float_dtypes(device)
+        # outside 64-bit mode JAX lists only float32, but float64 is there once use_dtype asks
+        found.setdefault("float64", np.dtype("float64"))
+        return found
+
+    def use_dtype(self, name: str) -> None:
+        if name == "float64":
+            config = self.library().config
+            if not config.jax_enable_x64:
+                config.update("jax_enable_x64", True)
+
     def owns(self, x: Any) -> bool:
         return isinstance(x, self.library().Array)
 
     def from_numpy(self, a: np.ndarray, device: Any) -> Any:
+        if a.dtype == np.float64:  # else JAX would quietly store it as float32
+            self.use_dtype("float64")
         return self.library().device_put(np.array(a, copy=True), device)
 
     def to_numpy(self, x: Any) -> np.ndarray:

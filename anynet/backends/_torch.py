@@ -14,7 +14,8 @@ class TorchAdapter(Adapter):
     name = "torch"
     module_name = "torch"
     distribution = "torch"
-    install = 'pip install "anynet[torch]"  (CPU only: pip install torch --index-url https://download.pytorch.org/whl/cpu)'
+    install = ('pip install "anynet[torch]"  '
+               '(CPU only: pip install torch --index-url https://download.pytorch.org/whl/cpu)')
 
     def _make_namespace(self) -> ModuleType:
         import array_api_compat.torch as xp
@@ -38,6 +39,12 @@ class TorchAdapter(Adapter):
         if text == "cuda":
             text = "cuda:0"
         return super().parse_device(text)
+
+    def float_dtypes(self, device: Any) -> dict[str, Any]:
+        found = super().float_dtypes(device)
+        if getattr(device, "type", "") == "mps":  # MPS has no float64 even where torch's info says so
+            found.pop("float64", None)
+        return found
 
     def owns(self, x: Any) -> bool:
         return isinstance(x, self.library().Tensor)

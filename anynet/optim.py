@@ -1,19 +1,26 @@
 """Optimizers: SGD (momentum, Nesterov), Adam, AdamW, RMSProp, AdaGrad.
 
 Each optimizer validates its hyper-parameters up front, keeps its state by parameter path
-(``"0.W"``) so it can be saved, and does its math in one small ``_update`` written against the
-Array API standard. ``step(params, grads)`` returns the new parameters: where the backend allows
-(everything but JAX) the arrays are updated in place and the same objects come back; on JAX new
-arrays come back and the model stores them.
+(``"0.W"``) so it can be saved, and writes its math once, in one ``update`` method, against the
+Array API standard and a tiny :class:`Ops` object. ``ops.sub_(p, x)`` is ``p -= x`` where the
+backend's arrays are writeable (NumPy, CuPy, PyTorch, array-api-strict) and ``p - x`` on JAX, so
+the same operations run in the same order on every backend: the numbers agree bit for bit, and the
+in-place path allocates no more than hand-written in-place code. ``step(params, grads)`` returns the
+parameters: the same array objects where they were updated in place, new ones on JAX.
 
 Shared options (all optimizers):
-    lr: a number or a schedule ``step -> lr`` (see :mod:`anynet.schedules`; a lambda works).
+    lr: a number ≥ 0 or a schedule ``step -> lr`` (see :mod:`anynet.schedules`; a lambda works).
     weight_decay: L2 penalty ``decay · W`` added to the gradient of every weight matrix
-        (parameters with 2 or more dimensions; biases and BatchNorm scales are not decayed),
-        as document 004 does. AdamW decays decoupled from the gradient instead.
+        (parameters with 2 or more dimensions; biases and BatchNorm scales are not decayed,
+        unlike ``torch.optim``, which decays every parameter), as document 004 does. AdamW
+        decays decoupled from the gradient instead.
     l1: L1 penalty ``l1 · sign(W)`` added likewise.
     clip_norm: rescale all gradients together so their global L2 norm is at most this.
     clip_value: clip every gradient entry to [−clip_value, clip_value].
+
+Your own optimizer: subclass :class:`Optimizer`, list its state arrays in ``slots`` and its
+saved hyper-parameters in ``hyper``, write ``update`` with ``ops``, and register it with
+``anynet.register("optimizer")``; ``anynet.optim.get("name")`` and checkpoints then find it.
 
 Example:
     >>> import numpy as np
@@ -23,37 +30,131 @@ Example:
     >>> params = opt.step(params, {"w": np.ones(2)})
     >>> params["w"].tolist()
     [0.9, 0.9]
+    >>> sorted(opt.state_dict())
+    ['w/velocity']
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 from . import schedules
-from .backends import namespace_of, backend_of
+from .backends import backend_of, is_array, namespace_of
+from .errors import ConfigError, InputError, StateDictError
+from .registry import lookup, register
 
 Array = Any
 
-#: class name -> class; checkpoints name optimizers only through this registry
-OPTIMIZERS: dict[str, type[Optimizer]] = {}
+__all__ = ["AdaGrad", "Adam", "AdamW", "InPlaceOps", "Optimizer", "Ops", "RMSProp", "RebindOps", "SGD",
+           "get", "ops_for"]
 
 
-def _register(cls: type[Optimizer]) -> type[Optimizer]:
-    OPTIMIZERS[cls.__name__] = cls
-    OPTIMIZERS[cls.__name__.lower()] = cls
-    return cls
+# -- the one code path: operations that update in place where the backend allows ---------------
+class Ops:
+    """The updates an optimizer writes its math with: ``add_``, ``sub_``, ``mul_``, ``div_``.
+
+    Each takes ``(a, b)`` and returns ``a ∘ b``. :class:`InPlaceOps` overwrites ``a`` and returns
+    it; :class:`RebindOps` (JAX) returns a new array. Write ``p = ops.sub_(p, x)``, always using
+    the result, and pass as ``a`` only arrays the optimizer owns (a parameter, a state slot, or a
+    temporary it just computed), never a gradient: the layer owns that. ``xp`` is the array
+    namespace, for everything else (``ops.xp.sqrt``).
+    """
+
+    #: True when the first argument is overwritten
+    writeable: bool = False
+
+    __slots__ = ("xp",)
+
+    def __init__(self, xp: ModuleType) -> None:
+        self.xp = xp
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.xp.__name__})"
+
+
+class InPlaceOps(Ops):
+    """``a ∘= b; return a``: for backends whose arrays are writeable."""
+
+    writeable = True
+    __slots__ = ()
+
+    @staticmethod
+    def add_(a: Array, b: Any) -> Array:
+        a += b
+        return a
+
+    @staticmethod
+    def sub_(a: Array, b: Any) -> Array:
+        a -= b
+        return a
+
+    @staticmethod
+    def mul_(a: Array, b: Any) -> Array:
+        a *= b
+        return a
+
+    @staticmethod
+    def div_(a: Array, b: Any) -> Array:
+        a /= b
+        return a
+
+
+class RebindOps(Ops):
+    """``return a ∘ b``: for immutable arrays (JAX), where ``a -= b`` would only rebind a name."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def add_(a: Array, b: Any) -> Array:
+        return a + b
+
+    @staticmethod
+    def sub_(a: Array, b: Any) -> Array:
+        return a - b
+
+    @staticmethod
+    def mul_(a: Array, b: Any) -> Array:
+        return a * b
+
+    @staticmethod
+    def div_(a: Array, b: Any) -> Array:
+        return a / b
+
+
+def ops_for(x: Array) -> Ops:
+    """The :class:`Ops` for arrays like ``x``: in place where its backend allows, else rebinding.
+
+    Example:
+        >>> import numpy as np
+        >>> from anynet.optim import ops_for
+        >>> ops = ops_for(np.zeros(2))
+        >>> a = np.ones(2)
+        >>> ops.sub_(a, 0.5) is a, a.tolist()
+        (True, [0.5, 0.5])
+    """
+    xp = namespace_of(x)
+    return InPlaceOps(xp) if backend_of(x).writeable else RebindOps(xp)
+
+
+# -- hyper-parameter checks ----------------------------------------------------------------------
+def _number(value: Any) -> bool:
+    # numbers.Real covers numpy's scalars (np.float32, np.int64); bool is not a number here
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _check(name: str, value: Any, low: float, high: float = math.inf, *, low_open: bool = False,
            high_open: bool = False) -> float:
-    bad = isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)
+    bad = not _number(value) or math.isnan(value)
     if not bad:
         bad = value < low or (low_open and value == low) or value > high or (high_open and value == high)
     if bad:
         lo = "(" if low_open else "["
         hi = ")" if high_open or high == math.inf else "]"
-        raise ValueError(f"{name} must be in {lo}{low}, {high}{hi}, got {value!r}")
+        raise ConfigError(f"{name} must be in {lo}{low}, {high}{hi}, got {value!r}")
     return float(value)
 
 
@@ -61,50 +162,75 @@ class _CustomLR:
     """Stands in for a user's learning-rate callable that a checkpoint could not store."""
 
     def __call__(self, step: int) -> float:
-        raise RuntimeError(
+        raise ConfigError(
             "this optimizer was saved with a custom learning-rate callable, which checkpoints do "
             "not store; set it again before training: model.optimizer.lr = your_schedule"
         )
 
 
+# -- the base class ------------------------------------------------------------------------------
 class Optimizer:
-    """Base class; subclasses set ``hyper`` (their own hyper-parameters) and ``_update``."""
+    """Base class. A subclass sets ``slots`` and ``hyper`` and implements :meth:`update`.
+
+    Arguments:
+        lr: learning rate, a number ≥ 0 or a schedule ``step -> lr``.
+        weight_decay, l1, clip_norm, clip_value: see the module docstring.
+
+    Attributes:
+        iterations: steps taken (a schedule is asked for ``lr(iterations)``).
+        state: ``{param path: {slot: array}}``, created as zeros on a parameter's first step.
+    """
 
     #: names of the per-parameter state arrays, created as zeros on the first step
     slots: tuple[str, ...] = ()
+    #: names of the attributes, beyond the shared options, that ``config()`` saves
+    hyper: tuple[str, ...] = ()
+    #: False where ``weight_decay`` is applied by ``update`` itself (AdamW) instead of being
+    #: added to the gradient
+    coupled_decay: bool = True
 
-    def __init__(self, lr: Any, *, weight_decay: float = 0.0, l1: float = 0.0,
+    def __init__(self, lr: Any = 0.01, *, weight_decay: float = 0.0, l1: float = 0.0,
                  clip_norm: float | None = None, clip_value: float | None = None) -> None:
         name = type(self).__name__
         if callable(lr):
             self.lr = lr
-        else:
+        elif _number(lr):
             self.lr = _check(f"{name}: lr", lr, 0.0)
+        else:
+            raise ConfigError(f"{name}: lr must be a number ≥ 0 or a schedule step -> lr (e.g. "
+                              f"anynet.schedules.Inv(0.1)), got {lr!r}")
         self.weight_decay = _check(f"{name}: weight_decay", weight_decay, 0.0)
         self.l1 = _check(f"{name}: l1", l1, 0.0)
         self.clip_norm = None if clip_norm is None else _check(f"{name}: clip_norm", clip_norm, 0.0, low_open=True)
         self.clip_value = None if clip_value is None else _check(f"{name}: clip_value", clip_value, 0.0, low_open=True)
         self.iterations = 0
         self.state: dict[str, dict[str, Array]] = {}
-        self._modes: dict[type, tuple[Any, bool]] = {}
-        self.hyper: dict[str, Any] = {}
+        self._ops: dict[type, Ops] = {}
 
     # -- the learning rate ------------------------------------------------------------------
     def current_lr(self) -> float:
         """The rate the next step will use."""
-        lr = self.lr(self.iterations) if callable(self.lr) else self.lr
-        lr = float(lr)
+        raw = self.lr(self.iterations) if callable(self.lr) else self.lr
+        try:
+            lr = float(raw)
+        except (TypeError, ValueError):
+            lr = math.nan
         if not math.isfinite(lr) or lr < 0:
-            raise ValueError(f"{type(self).__name__}: the learning rate at step {self.iterations} is {lr!r}; "
-                             "it must be a finite number ≥ 0")
+            raise ConfigError(f"{type(self).__name__}: the learning rate at step {self.iterations} is {raw!r}; "
+                              "it must be a finite number ≥ 0")
         return lr
 
     # -- one step ---------------------------------------------------------------------------
     def step(self, params: dict[str, Array], grads: dict[str, Array]) -> dict[str, Array]:
-        """Apply one update; returns the parameters (the same arrays where updated in place)."""
+        """Apply one update; returns the parameters (the same arrays where updated in place).
+
+        Arguments:
+            params: ``{path: array}``; the paths key the state.
+            grads: ``{path: array}``, a gradient of the same shape for every parameter.
+        """
         missing = [k for k in params if k not in grads]
         if missing:
-            raise KeyError(f"{type(self).__name__}.step: no gradient for {missing}; run a backward pass first")
+            raise InputError(f"{type(self).__name__}.step: no gradient for {missing}; run a backward pass first")
         out = dict(params)
         self.apply([(k, out, grads, k) for k in out])
         return out
@@ -117,39 +243,47 @@ class Optimizer:
             return
         lr = self.current_lr()
         first = slots[0][1][slots[0][3]]
-        mode = self._modes.get(type(first))
-        if mode is None:
-            mode = self._modes[type(first)] = (namespace_of(first), backend_of(first).writeable)
-        xp, inplace = mode
-        grads = self._preprocess([gd[key] for _, _, gd, key in slots], xp)
-        coupled = self.weight_decay and self._coupled_decay()
-        for (path, pd, _, key), g in zip(slots, grads):
+        ops = self._ops.get(type(first))
+        if ops is None:
+            ops = self._ops[type(first)] = ops_for(first)
+        xp = ops.xp
+        clipped = None
+        if self.clip_value is not None or self.clip_norm is not None:
+            clipped = self._clip([gd[key] for _, _, gd, key in slots], xp)
+        coupled = self.weight_decay and self.coupled_decay
+        states, update = self.state, self.update
+        for n, (path, pd, gd, key) in enumerate(slots):
             p = pd[key]
+            g = gd[key] if clipped is None else clipped[n]
             decay = p.ndim >= 2
             if decay:
+                # new arrays, not ops: the gradient belongs to the layer
                 if coupled:
                     g = g + self.weight_decay * p
                 if self.l1:
                     g = g + self.l1 * xp.sign(p)
-            state = self.state.get(path)
+            state = states.get(path)
             if state is None:
-                state = self.state[path] = {s: xp.zeros_like(p) for s in self.slots}
-            if inplace:
-                self._update_inplace(p, g, state, lr, xp, decay)
-            else:
-                pd[key], self.state[path] = self._update(p, g, state, lr, xp, decay)
+                state = states[path] = {s: xp.zeros_like(p) for s in self.slots}
+            pd[key], states[path] = update(p, g, state, lr, ops, decay)
         self.iterations += 1
 
-    def _update_inplace(self, p: Array, g: Array, state: dict[str, Array], lr: float, xp: Any,
-                        decay: bool) -> None:
-        """In-place variant of ``_update`` with the standard's in-place operators; the default
-        computes the new values and copies them in. Overrides must give identical numbers."""
-        new_p, new_state = self._update(p, g, state, lr, xp, decay)
-        p[...] = new_p
-        for k, v in new_state.items():
-            state[k][...] = v
+    def update(self, p: Array, g: Array, state: dict[str, Array], lr: float, ops: Ops,
+               decay: bool) -> tuple[Array, dict[str, Array]]:
+        """The update rule for one parameter, written with ``ops`` (see :class:`Ops`).
 
-    def _preprocess(self, grads: list[Array], xp: Any) -> list[Array]:
+        Arguments:
+            p: the parameter; g: its gradient (clipped, with coupled decay added).
+            state: ``{slot: array}`` for this parameter, each shaped like ``p``.
+            lr: this step's learning rate; ops: :class:`Ops` for ``p``'s backend.
+            decay: whether ``p`` is decayed (it has 2 or more dimensions).
+
+        Returns:
+            ``(new p, state)`` with every slot set to its new array.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement update(p, g, state, lr, ops, decay)")
+
+    def _clip(self, grads: list[Array], xp: Any) -> list[Array]:
         if self.clip_value is not None:
             c = self.clip_value
             grads = [xp.clip(g, -c, c) for g in grads]
@@ -160,22 +294,15 @@ class Optimizer:
             grads = [g * scale for g in grads]
         return grads
 
-    def _coupled_decay(self) -> bool:
-        return True
-
-    def _update(self, p: Array, g: Array, state: dict[str, Array], lr: float, xp: Any,
-                decay: bool) -> tuple[Array, dict[str, Array]]:
-        raise NotImplementedError
-
     # -- saving -----------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         """JSON-able hyper-parameters (the learning rate as a number or schedule description)."""
         lr = schedules.to_config(self.lr)
-        cfg: dict[str, Any] = {"lr": lr, **self.hyper}
+        cfg: dict[str, Any] = {"lr": lr, **{k: getattr(self, k) for k in self.hyper}}
         if lr is None:
             cfg["lr_custom"] = True
         for key in ("weight_decay", "l1"):
-            if getattr(self, key):
+            if key not in cfg and getattr(self, key):
                 cfg[key] = getattr(self, key)
         for key in ("clip_norm", "clip_value"):
             if getattr(self, key) is not None:
@@ -183,76 +310,133 @@ class Optimizer:
         return cfg
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+    def from_config(cls, config: Mapping[str, Any]) -> Optimizer:
+        """The optimizer :meth:`config` described (a custom lr callable must be set again)."""
+        if not isinstance(config, Mapping) or "lr" not in config:
+            raise ConfigError(f"{cls.__name__}.from_config: expected a dict with 'lr' from config(), got {config!r}")
         cfg = dict(config)
         custom = cfg.pop("lr_custom", False)
         lr = cfg.pop("lr")
-        opt = cls(lr=1.0 if custom else schedules.from_config(lr), **cfg)
+        try:
+            opt = cls(lr=1.0 if custom else schedules.from_config(lr), **cfg)
+        except TypeError as exc:  # an option this class does not take
+            raise ConfigError(f"{cls.__name__}.from_config: {exc}") from None
         if custom:
             opt.lr = _CustomLR()
         return opt
 
-    def state_arrays(self) -> dict[str, Array]:
-        """Every state array, keyed ``"<param path>/<slot>"``."""
+    def state_dict(self) -> dict[str, Array]:
+        """Every state array (the live arrays, not copies), keyed ``"<param path>/<slot>"``."""
         return {f"{path}/{slot}": arr for path, st in self.state.items() for slot, arr in st.items()}
 
-    def load_state_arrays(self, arrays: dict[str, Array]) -> None:
-        self.state = {}
+    def load_state_dict(self, arrays: Mapping[str, Array]) -> None:
+        """Replace the state with ``arrays`` as :meth:`state_dict` gives them.
+
+        Raises :class:`~anynet.errors.StateDictError` naming the key for a malformed key, a slot
+        this optimizer does not have, a value that is not an array, or a parameter whose slots
+        are incomplete or differ in shape.
+        """
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(arrays, Mapping):
+            raise StateDictError(f"{name}: expected a dict {{'<param path>/<slot>': array}}, "
+                                 f"got {type(arrays).__name__}")
+        have = ", ".join(self.slots) or "none"
+        state: dict[str, dict[str, Array]] = {}
         for key, arr in arrays.items():
-            path, _, slot = key.rpartition("/")
-            self.state.setdefault(path, {})[slot] = arr
+            path, sep, slot = key.rpartition("/") if isinstance(key, str) else ("", "", "")
+            if not (sep and path and slot):
+                raise StateDictError(f"{name}: malformed key {key!r}; keys are '<param path>/<slot>', "
+                                     "as state_dict() gives them")
+            if slot not in self.slots:
+                raise StateDictError(f"{name}: key {key!r} names the slot {slot!r}, which this "
+                                     f"{type(self).__name__} does not have (its slots: {have}); was the "
+                                     "state saved by an optimizer of another type or configuration?")
+            if not is_array(arr):
+                raise StateDictError(f"{name}: {key!r} holds a {type(arr).__name__}, not an array")
+            state.setdefault(path, {})[slot] = arr
+        for path, st in state.items():
+            missing = [s for s in self.slots if s not in st]
+            if missing:
+                raise StateDictError(f"{name}: parameter {path!r} lacks the slot(s) {missing}: expected "
+                                     f"{[f'{path}/{s}' for s in self.slots]}")
+            shapes = {tuple(a.shape) for a in st.values()}
+            if len(shapes) > 1:
+                raise StateDictError(f"{name}: the slots of {path!r} differ in shape: "
+                                     f"{ {s: tuple(a.shape) for s, a in st.items()} }")
+        self.state = state
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items())})"
 
 
-@_register
+# -- the optimizers ------------------------------------------------------------------------------
+@register("optimizer", aliases=("sgd",))
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, in document 004's (Caffe's) form.
 
     ``v = momentum·v + lr·g;  w −= v`` (Nesterov: ``w −= momentum·v + lr·g``). With a constant
-    rate this equals PyTorch's ``SGD``; with a schedule the rate applies to the new gradient
-    only, as in document 004.
+    rate this equals PyTorch's ``SGD`` (whose buffer is ``v / lr``); with a schedule the rate
+    applies to the new gradient only, as in document 004.
+
+    Arguments:
+        lr: learning rate (default 0.01) or schedule.
+        momentum: in [0, 1); 0 keeps no state.
+        nesterov: Nesterov momentum (needs momentum > 0).
+        **kw: the shared options (weight_decay, l1, clip_norm, clip_value).
+
+    Example:
+        >>> import numpy as np
+        >>> from anynet.optim import SGD
+        >>> SGD(lr=0.5).step({"w": np.ones(2)}, {"w": np.ones(2)})["w"].tolist()
+        [0.5, 0.5]
     """
+
+    hyper = ("momentum", "nesterov")
 
     def __init__(self, lr: Any = 0.01, *, momentum: float = 0.0, nesterov: bool = False, **kw: Any) -> None:
         super().__init__(lr, **kw)
         self.momentum = _check("SGD: momentum", momentum, 0.0, 1.0, high_open=True)
+        if nesterov not in (True, False):
+            raise ConfigError(f"SGD: nesterov must be True or False, got {nesterov!r}")
         if nesterov and self.momentum == 0:
-            raise ValueError("SGD: nesterov=True needs momentum > 0")
+            raise ConfigError("SGD: nesterov=True needs momentum > 0, e.g. momentum=0.9")
         self.nesterov = bool(nesterov)
         self.slots = ("velocity",) if self.momentum else ()
-        self.hyper = {"momentum": self.momentum, "nesterov": self.nesterov}
 
-    def _update(self, p, g, state, lr, xp, decay):
+    def update(self, p, g, state, lr, ops, decay):
         if not self.momentum:
-            return p - lr * g, {}
-        v = self.momentum * state["velocity"] + lr * g
-        step = self.momentum * v + lr * g if self.nesterov else v
-        return p - step, {"velocity": v}
-
-    def _update_inplace(self, p, g, state, lr, xp, decay):
-        if not self.momentum:
-            p -= lr * g
-            return
-        v = state["velocity"]
-        v *= self.momentum
-        v += lr * g
+            return ops.sub_(p, lr * g), state
+        v = ops.add_(ops.mul_(state["velocity"], self.momentum), lr * g)
+        state["velocity"] = v
         if self.nesterov:
-            p -= self.momentum * v + lr * g
-        else:
-            p -= v
+            return ops.sub_(p, ops.add_(self.momentum * v, lr * g)), state
+        return ops.sub_(p, v), state
 
 
-@_register
+@register("optimizer", aliases=("adam",))
 class Adam(Optimizer):
     """Adam (Kingma & Ba): bias-corrected first and second moment estimates.
 
-    ``weight_decay`` here is the classic coupled L2 (added to the gradient); use
-    :class:`AdamW` for decoupled decay.
+    ``m = β₁m + (1−β₁)g;  v = β₂v + (1−β₂)g²;  w −= lr/(1−β₁ᵗ) · m / (√(v/(1−β₂ᵗ)) + eps)``,
+    PyTorch's ``Adam`` (which writes the denominator ``√v/√(1−β₂ᵗ) + eps``, the same number).
+    ``weight_decay`` here is the classic coupled L2 (added to the gradient); use :class:`AdamW`
+    for decoupled decay.
+
+    Arguments:
+        lr: learning rate (default 1e-3) or schedule.
+        beta1, beta2: decay rates of the moment estimates, in [0, 1).
+        eps: added to the denominator, > 0.
+        **kw: the shared options.
+
+    Example:
+        >>> import numpy as np
+        >>> from anynet.optim import Adam
+        >>> Adam(lr=0.1).step({"w": np.zeros(2)}, {"w": np.asarray([2.0, -3.0])})["w"].round(6).tolist()
+        [-0.1, 0.1]
     """
 
     slots = ("m", "v")
+    hyper = ("beta1", "beta2", "eps")
 
     def __init__(self, lr: Any = 1e-3, *, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, **kw: Any) -> None:
@@ -261,55 +445,59 @@ class Adam(Optimizer):
         self.beta1 = _check(f"{name}: beta1", beta1, 0.0, 1.0, high_open=True)
         self.beta2 = _check(f"{name}: beta2", beta2, 0.0, 1.0, high_open=True)
         self.eps = _check(f"{name}: eps", eps, 0.0, low_open=True)
-        self.hyper = {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
-    def _update(self, p, g, state, lr, xp, decay):
+    def update(self, p, g, state, lr, ops, decay):
         t = self.iterations + 1
-        m = self.beta1 * state["m"] + (1.0 - self.beta1) * g
-        v = self.beta2 * state["v"] + (1.0 - self.beta2) * (g * g)
-        c1 = 1.0 - self.beta1**t
-        c2 = 1.0 - self.beta2**t
-        new = p - (lr / c1) * m / (xp.sqrt(v / c2) + self.eps)
-        return new, {"m": m, "v": v}
-
-    def _update_inplace(self, p, g, state, lr, xp, decay):
-        t = self.iterations + 1
-        m, v = state["m"], state["v"]
-        m *= self.beta1
-        m += (1.0 - self.beta1) * g
-        v *= self.beta2
-        v += (1.0 - self.beta2) * (g * g)
-        c1 = 1.0 - self.beta1**t
-        c2 = 1.0 - self.beta2**t
-        p -= (lr / c1) * m / (xp.sqrt(v / c2) + self.eps)
+        m = ops.add_(ops.mul_(state["m"], self.beta1), (1.0 - self.beta1) * g)
+        v = ops.add_(ops.mul_(state["v"], self.beta2), ops.mul_(g * g, 1.0 - self.beta2))
+        state["m"], state["v"] = m, v
+        denom = ops.add_(ops.xp.sqrt(v / (1.0 - self.beta2**t)), self.eps)
+        return ops.sub_(p, ops.div_((lr / (1.0 - self.beta1**t)) * m, denom)), state
 
 
-@_register
+@register("optimizer", aliases=("adamw",))
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): ``w −= lr·decay·w`` before the
-    Adam step, for weight matrices. Default decay 0.01, as PyTorch."""
+    Adam step, for weight matrices only. Default decay 0.01, as PyTorch's ``AdamW``.
+
+    Example:
+        >>> from anynet.optim import AdamW
+        >>> AdamW(lr=1e-3).config()["weight_decay"]
+        0.01
+    """
+
+    hyper = (*Adam.hyper, "weight_decay")
+    coupled_decay = False
 
     def __init__(self, lr: Any = 1e-3, *, weight_decay: float = 0.01, **kw: Any) -> None:
         super().__init__(lr, weight_decay=weight_decay, **kw)
 
-    def _coupled_decay(self) -> bool:
-        return False
-
-    def _update(self, p, g, state, lr, xp, decay):
+    def update(self, p, g, state, lr, ops, decay):
         if decay and self.weight_decay:
-            p = p * (1.0 - lr * self.weight_decay)
-        return super()._update(p, g, state, lr, xp, decay)
-
-    def _update_inplace(self, p, g, state, lr, xp, decay):
-        if decay and self.weight_decay:
-            p *= 1.0 - lr * self.weight_decay
-        super()._update_inplace(p, g, state, lr, xp, decay)
+            p = ops.mul_(p, 1.0 - lr * self.weight_decay)
+        return super().update(p, g, state, lr, ops, decay)
 
 
-@_register
+@register("optimizer", aliases=("rmsprop",))
 class RMSProp(Optimizer):
-    """RMSProp: ``s = alpha·s + (1−alpha)·g²;  w −= lr·g/(√s + eps)`` (PyTorch's form),
-    with optional momentum on the scaled step."""
+    """RMSProp: ``s = α·s + (1−α)·g²;  w −= lr·g/(√s + eps)``, PyTorch's ``RMSprop`` (eps outside
+    the root), with optional momentum on the scaled step: ``b = μ·b + g/(√s + eps);  w −= lr·b``.
+
+    Arguments:
+        lr: learning rate (default 1e-2) or schedule.
+        alpha: decay rate of the squared-gradient average, in [0, 1).
+        eps: added to the denominator, > 0.
+        momentum: in [0, 1); 0 keeps no momentum buffer.
+        **kw: the shared options.
+
+    Example:
+        >>> import numpy as np
+        >>> from anynet.optim import RMSProp
+        >>> RMSProp(lr=0.01, alpha=0.75).step({"w": np.zeros(1)}, {"w": np.ones(1)})["w"].round(6).tolist()
+        [-0.02]
+    """
+
+    hyper = ("alpha", "eps", "momentum")
 
     def __init__(self, lr: Any = 1e-2, *, alpha: float = 0.99, eps: float = 1e-8,
                  momentum: float = 0.0, **kw: Any) -> None:
@@ -318,38 +506,60 @@ class RMSProp(Optimizer):
         self.eps = _check("RMSProp: eps", eps, 0.0, low_open=True)
         self.momentum = _check("RMSProp: momentum", momentum, 0.0, 1.0, high_open=True)
         self.slots = ("square_avg", "buffer") if self.momentum else ("square_avg",)
-        self.hyper = {"alpha": self.alpha, "eps": self.eps, "momentum": self.momentum}
 
-    def _update(self, p, g, state, lr, xp, decay):
-        s = self.alpha * state["square_avg"] + (1.0 - self.alpha) * (g * g)
-        scaled = g / (xp.sqrt(s) + self.eps)
+    def update(self, p, g, state, lr, ops, decay):
+        s = ops.add_(ops.mul_(state["square_avg"], self.alpha), ops.mul_(g * g, 1.0 - self.alpha))
+        state["square_avg"] = s
+        scaled = g / ops.add_(ops.xp.sqrt(s), self.eps)
         if self.momentum:
-            b = self.momentum * state["buffer"] + scaled
-            return p - lr * b, {"square_avg": s, "buffer": b}
-        return p - lr * scaled, {"square_avg": s}
+            b = state["buffer"] = ops.add_(ops.mul_(state["buffer"], self.momentum), scaled)
+            return ops.sub_(p, lr * b), state
+        return ops.sub_(p, ops.mul_(scaled, lr)), state
 
 
-@_register
+@register("optimizer", aliases=("adagrad",))
 class AdaGrad(Optimizer):
-    """AdaGrad: ``s += g²;  w −= lr·g/(√s + eps)``."""
+    """AdaGrad: ``s += g²;  w −= lr·g/(√s + eps)``, PyTorch's ``Adagrad`` (eps outside the root,
+    no lr decay, initial sum 0).
+
+    Arguments:
+        lr: learning rate (default 1e-2) or schedule.
+        eps: added to the denominator, > 0.
+        **kw: the shared options.
+
+    Example:
+        >>> import numpy as np
+        >>> from anynet.optim import AdaGrad
+        >>> AdaGrad(lr=0.1).step({"w": np.zeros(1)}, {"w": np.asarray([4.0])})["w"].round(6).tolist()
+        [-0.1]
+    """
 
     slots = ("sum",)
+    hyper = ("eps",)
 
     def __init__(self, lr: Any = 1e-2, *, eps: float = 1e-10, **kw: Any) -> None:
         super().__init__(lr, **kw)
         self.eps = _check("AdaGrad: eps", eps, 0.0, low_open=True)
-        self.hyper = {"eps": self.eps}
 
-    def _update(self, p, g, state, lr, xp, decay):
-        s = state["sum"] + g * g
-        return p - lr * g / (xp.sqrt(s) + self.eps), {"sum": s}
+    def update(self, p, g, state, lr, ops, decay):
+        s = state["sum"] = ops.add_(state["sum"], g * g)
+        return ops.sub_(p, ops.div_(lr * g, ops.add_(ops.xp.sqrt(s), self.eps))), state
 
 
 def get(spec: str | Optimizer, **options: Any) -> Optimizer:
-    """An optimizer from a name (``"sgd"``, ``"adam"``, ...) and options, or an instance."""
+    """An optimizer from a registered name (``"sgd"``, ``"Adam"``, ...; case-insensitive) and
+    options, or an instance, returned as it is.
+
+    Raises :class:`~anynet.errors.UnknownNameError` for a name that is not registered.
+
+    Example:
+        >>> from anynet import optim
+        >>> optim.get("sgd", lr=0.1, momentum=0.9)
+        SGD(lr=0.1, momentum=0.9, nesterov=False)
+    """
     if isinstance(spec, Optimizer):
+        if options:
+            raise ConfigError(f"optim.get: options {sorted(options)} were given with the optimizer {spec!r}; "
+                              "set them when constructing it")
         return spec
-    if isinstance(spec, str) and spec.lower() in OPTIMIZERS:
-        return OPTIMIZERS[spec.lower()](**options)
-    known = sorted({c.__name__ for c in OPTIMIZERS.values()})
-    raise ValueError(f"unknown optimizer {spec!r}; known: {', '.join(known)}")
+    return lookup("optimizer", spec)(**options)

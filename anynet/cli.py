@@ -4,10 +4,15 @@ Every user mistake ends with a one-line message on stderr and exit code 2, never
 
 Examples:
     anynet train digits
-    anynet train --csv housing.csv --target MEDV --layers 64:relu,32:relu --epochs 200
+    anynet train --csv housing.csv --target MEDV --task regression --drop id,notes --layers 64:relu,32:relu
     anynet evaluate runs/digits/model.safetensors digits
     anynet predict runs/housing/model.safetensors new_rows.csv --output predictions.csv
     anynet check
+
+A checkpoint written by ``anynet train`` is complete on its own: ``model.metadata["cli"]``
+(stored inside the file) holds what ``evaluate`` and ``predict`` need to read new data the way
+the training data was read (see :func:`cli_metadata`), so a checkpoint copied alone to another
+folder or machine predicts exactly as it did beside its run folder.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from .errors import AnynetError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
+
 class UsageError(AnynetError, ValueError):
     """A bad command-line argument."""
+
 
 def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
     def register(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -38,18 +45,34 @@ def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callab
 
     return register
 
+
 # -- network from flags ------------------------------------------------------------------------
-def parse_layers(spec: str) -> list[tuple[int, str | None]]:
-    """``"64:relu,32:tanh,16"`` → [(64, "relu"), (32, "tanh"), (16, None)]."""
+#: ``--layers`` items that add a normalisation layer over the previous layer's outputs -> registry name
+NORMS: dict[str, str] = {"layernorm": "LayerNorm", "batchnorm": "BatchNorm"}
+
+LAYERS_HELP = ("hidden layers in order, comma-separated: WIDTH or WIDTH:ACTIVATION for a Dense layer, "
+               "'layernorm' or 'batchnorm' to normalise the previous layer's outputs "
+               "(e.g. 64:relu,layernorm,32:relu); the output layer is added")
+
+
+def parse_layers(spec: str) -> list[tuple[int, str | None] | str]:
+    """``"64:relu,layernorm,32:tanh,16"`` → [(64, "relu"), "layernorm", (32, "tanh"), (16, None)].
+
+    A ``(width, activation)`` pair is a Dense layer; a string is a key of :data:`NORMS`.
+    """
     from . import activations
 
-    out = []
+    out: list[tuple[int, str | None] | str] = []
     for part in filter(None, (p.strip() for p in spec.split(","))):
+        if part.lower() in NORMS:
+            out.append(part.lower())
+            continue
         width, _, act = part.partition(":")
         try:
             n = int(width)
         except ValueError:
-            raise UsageError(f"--layers: {part!r} should be WIDTH or WIDTH:ACTIVATION, e.g. 64:relu") from None
+            raise UsageError(f"--layers: {part!r} should be WIDTH or WIDTH:ACTIVATION (a Dense layer) or one of "
+                             f"{', '.join(NORMS)}, e.g. 64:relu,layernorm,32:relu") from None
         if n < 1:
             raise UsageError(f"--layers: width must be ≥ 1 in {part!r}")
         if act:
@@ -60,21 +83,34 @@ def parse_layers(spec: str) -> list[tuple[int, str | None]]:
         out.append((n, act or None))
     return out
 
-def build_model(n_in: int, n_out: int, hidden: list[tuple[int, str | None]], *, dropout: float,
+
+def build_model(n_in: int, n_out: int, hidden: Sequence[tuple[int, str | None] | str], *, dropout: float,
                 seed: int, backend: str | None, dtype: str | None) -> Any:
-    from .layers import Dense, Dropout
+    """A Sequential of the parsed ``--layers`` and an output Dense of ``n_out``; with ``dropout``,
+    a Dropout follows each hidden Dense and the normalisation layers right after it."""
+    from .layers import Dense, Dropout  # importing the layers also registers them
     from .model import Sequential
+    from .registry import lookup
 
     layers: list[Any] = []
     width = n_in
-    for n, act in hidden:
+    hidden_dense = False
+    for item in hidden:
+        if isinstance(item, str):
+            layers.append(lookup("layer", NORMS[item])(width))
+            continue
+        n, act = item
+        if hidden_dense and dropout:
+            layers.append(Dropout(dropout))
         init = "he_uniform" if act in ("relu", "leaky_relu", "elu", "gelu", "silu") else "glorot_uniform"
         layers.append(Dense(width, n, activation=act, init=init))
-        if dropout:
-            layers.append(Dropout(dropout))
+        hidden_dense = True
         width = n
+    if hidden_dense and dropout:
+        layers.append(Dropout(dropout))
     layers.append(Dense(width, n_out))
     return Sequential(layers, seed=seed, backend=backend, dtype=dtype)
+
 
 #: per data set defaults, chosen so `anynet train NAME` does well out of the box
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -88,27 +124,183 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 GENERIC = {"layers": "64:relu", "epochs": 200, "lr": 0.005, "batch_size": 32}
 
+
+# -- what a checkpoint carries for the command line -----------------------------------------------
+#: version of ``model.metadata["cli"]``; a newer one is refused rather than misread
+CLI_METADATA_VERSION = 1
+
+
+def cli_metadata(ds: Any, source: str, *, seed: int | None) -> dict[str, Any]:
+    """The JSON-able ``model.metadata["cli"]`` that ``anynet train`` stores inside the checkpoint.
+
+    Keys: ``version``; ``dataset`` (a data set name, ``"mnist"`` or the CSV path as given);
+    ``source`` (``"named"``, ``"mnist"`` or ``"csv"``); ``task`` (``"classification"`` or
+    ``"regression"``); ``features`` (the input column names, in the network's input order);
+    ``target`` (the column ``evaluate`` reads labels from by default); ``classes`` (the label of
+    each output, classification only); ``scaling`` (``{"mean": [...], "scale": [...]}`` applied as
+    ``(x - mean) / scale`` to CSV inputs, or None); ``split`` (``seed``, ``test_size``,
+    ``train_rows``, ``test_rows``: which rows were held out).
+    """
+    from .datasets import CsvDataset
+
+    n = ds.n_features
+    classify = ds.task == "classification"
+    if isinstance(ds, CsvDataset):
+        target, classes = ds.target, [_number(c) for c in ds.classes]
+    else:  # named sets label their classes 0..k-1
+        target, classes = "target", list(range(ds.n_classes)) if classify else []
+    rows = len(ds.X_train) + len(ds.X_test)
+    return {
+        "version": CLI_METADATA_VERSION,
+        "dataset": ds.name,
+        "source": source,
+        "task": ds.task,
+        "features": list(ds.feature_names) or [f"x{i}" for i in range(n)],
+        "target": target,
+        "classes": classes,
+        "scaling": None if ds.scaler is None else {"mean": ds.scaler.mean_.tolist(),
+                                                   "scale": ds.scaler.scale_.tolist()},
+        "split": {"seed": seed, "test_size": round(len(ds.X_test) / rows, 6),
+                  "train_rows": len(ds.X_train), "test_rows": len(ds.X_test)},
+    }
+
+
+def _number(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def _stored(model: Any, path: str) -> dict[str, Any] | None:
+    """``model.metadata["cli"]`` checked, or None when the checkpoint was not written by ``anynet train``."""
+    meta = model.metadata.get("cli")
+    if meta is None:
+        return None
+
+    def bad(what: str) -> UsageError:
+        return UsageError(f"{path}: metadata['cli'] is malformed ({what}); retrain with anynet train")
+
+    if not isinstance(meta, dict) or not isinstance(meta.get("version"), int):
+        raise bad("no version")
+    if meta["version"] > CLI_METADATA_VERSION:
+        raise UsageError(f"{path}: written by a newer anynet (command-line metadata version {meta['version']}, "
+                         f"this one reads {CLI_METADATA_VERSION}); upgrade anynet")
+    features = meta.get("features")
+    if not (isinstance(features, list) and features and all(isinstance(f, str) for f in features)):
+        raise bad("features")
+    if meta.get("task") not in ("classification", "regression"):
+        raise bad(f"task {meta.get('task')!r}")
+    if not isinstance(meta.get("target"), str) or not isinstance(meta.get("dataset"), str):
+        raise bad("target or dataset")
+    classes = meta.get("classes")
+    if not (isinstance(classes, list) and all(_is_number(c) for c in classes)
+            and (len(classes) >= 2) == (meta["task"] == "classification")):
+        raise bad("classes")
+    scaling = meta.get("scaling")
+    if scaling is not None:
+        if not (isinstance(scaling, dict) and all(
+                isinstance(scaling.get(k), list) and len(scaling[k]) == len(features)
+                and all(_is_number(v) for v in scaling[k]) for k in ("mean", "scale"))):
+            raise bad("scaling")
+        if not all(v > 0 for v in scaling["scale"]):
+            raise bad("scaling: scale must be > 0")
+    split = meta.get("split")
+    if not (isinstance(split, dict) and all(isinstance(split.get(k), int) for k in ("train_rows", "test_rows"))
+            and (split.get("seed") is None or isinstance(split.get("seed"), int))):
+        raise bad("split")
+    return meta
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _require_stored(model: Any, path: str, what: str) -> dict[str, Any]:
+    meta = _stored(model, path)
+    if meta is None:
+        raise UsageError(f"{path} was not written by anynet train (no metadata['cli']), so its input columns and "
+                         f"scaling are unknown; {what} it in Python with model.predict / model.evaluate")
+    return meta
+
+
+def _listed(names: Sequence[str], k: int = 8) -> str:
+    shown = ", ".join(map(repr, names[:k]))
+    return shown + (f", … ({len(names)} in all)" if len(names) > k else "")
+
+
+def _read_inputs(path: str, meta: dict[str, Any], *, also: Sequence[str] = ()
+                 ) -> tuple[np.ndarray, list[str], list[list[str]]]:
+    """Feature matrix of a CSV file matched BY NAME to the model's stored features and scaled as in
+    training; ``also`` are columns the caller reads itself (not reported as unused). Columns the
+    model does not use are ignored, with a note on stderr."""
+    from .datasets.tables import numeric_columns, read_csv_table
+
+    header, rows = read_csv_table(path)
+    features: list[str] = meta["features"]
+    unused = [h for h in header if h not in features and h not in also]
+    missing = [c for c in features if c not in header]
+    if missing:
+        hint = f"; unused columns in the file: {_listed(unused)}" if unused else ""
+        raise UsageError(f"{path}: missing column{'s' if len(missing) > 1 else ''} {_listed(missing)} "
+                         f"that the model was trained on{hint}")
+    if unused:
+        print(f"note: {path}: ignoring column{'s' if len(unused) > 1 else ''} the model does not use: "
+              f"{_listed(unused)}", file=sys.stderr)
+    X = numeric_columns(path, header, rows, features)
+    if meta["scaling"] is not None:
+        X = (X - np.asarray(meta["scaling"]["mean"])) / np.asarray(meta["scaling"]["scale"])
+    return X, header, rows
+
+
+# -- commands -------------------------------------------------------------------------------------
+def _flag_list(values: Sequence[str] | None) -> list[str]:
+    """``--drop a,b --drop c`` → ["a", "b", "c"] (comma-separated like --layers, and repeatable)."""
+    return [v.strip() for value in values or () for v in value.split(",") if v.strip()]
+
+
 def _dataset(args: argparse.Namespace) -> tuple[Any, str]:
     from . import datasets
 
+    given = [flag for flag, v in (("NAME", args.dataset), ("--csv", args.csv), ("--mnist", args.mnist)) if v]
+    if len(given) > 1:
+        raise UsageError(f"give one of NAME, --csv PATH or --mnist DIR, not {' and '.join(given)}")
+    if not args.csv:
+        for flag, value in (("--target", args.target), ("--task", args.task), ("--drop", args.drop)):
+            if value:
+                raise UsageError(f"{flag} applies to --csv files only")
     if args.csv:
         if not args.target:
             raise UsageError("--csv needs --target COLUMN (the column to predict)")
-        return datasets.load_csv(args.csv, args.target, seed=args.seed), "csv"
+        ds = datasets.load_csv(args.csv, args.target, seed=args.seed, task=args.task or "auto",
+                               drop=_flag_list(args.drop))
+        if args.task is None and not args.quiet:
+            what = (f"{ds.n_classes} classes: {', '.join(f'{_number(c)}' for c in ds.classes[:10])}"
+                    + (", …" if ds.n_classes > 10 else "") if ds.task == "classification" else "a quantity")
+            print(f"note: {args.target!r} taken as {ds.task} ({what}); choose with --task", file=sys.stderr)
+        return ds, "csv"
     if args.mnist:
         Xtr, ytr, Xte, yte = datasets.load_mnist(args.mnist, download_missing=args.download)
-        return datasets.Dataset(Xtr, ytr, Xte, yte, "classification", 10, [], "mnist"), "mnist"
+        return datasets.Dataset(Xtr, ytr, Xte, yte, "classification", 10, list(datasets.MNIST_FEATURES),
+                                "mnist"), "mnist"
     if not args.dataset:
-        raise UsageError(f"name a data set ({', '.join(datasets.LOADERS)}) or give --csv PATH --target COL or --mnist DIR")
+        raise UsageError(f"name a data set ({', '.join(datasets.LOADERS)}) or give --csv PATH --target COL "
+                         "or --mnist DIR")
     if args.dataset not in datasets.LOADERS:
         raise UsageError(f"unknown data set {args.dataset!r}; known: {', '.join(datasets.LOADERS)}")
     return datasets.load(args.dataset, seed=args.seed), args.dataset
+
+
+def _at_least_one(value: int | None, flag: str) -> None:
+    # 0 used to mean "the default" silently; a number the user typed is used or refused
+    if value is not None and value < 1:
+        raise UsageError(f"{flag} must be an int ≥ 1, got {value}")
+
 
 @command("train")
 def _train(args: argparse.Namespace) -> int:
     from . import optim
     from .plot import decision_boundary, loss_curve
 
+    _at_least_one(args.epochs, "--epochs")
+    _at_least_one(args.batch_size, "--batch-size")
     ds, key = _dataset(args)
     d = {**GENERIC, **DEFAULTS.get(key, {})}
     hidden = parse_layers(args.layers or d["layers"])
@@ -139,16 +331,14 @@ def _train(args: argparse.Namespace) -> int:
                         verbose=0 if args.quiet else (2 if args.verbose else 1))
     seconds = time.perf_counter() - start
     scores = model.evaluate(ds.X_test, ds.y_test)
+    # everything evaluate/predict need travels inside the checkpoint (no side files to lose)
+    model.metadata["cli"] = cli_metadata(ds, "named" if key not in ("csv", "mnist") else key,
+                                         seed=None if key == "mnist" else args.seed)
     model.save(out / "model.safetensors")
     report = {"dataset": ds.name, "backend": model.backend.spec, "dtype": model.dtype,
               "train_seconds": round(seconds, 3), "epochs": model.train_state["epoch"],
-              "test": scores, "history": history.history}
+              "test": scores, "history": history.history, "checkpoint_metadata": model.metadata["cli"]}
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
-    if ds.scaler is not None or ds.feature_names:
-        prep = {"features": ds.feature_names, "task": ds.task}
-        if ds.scaler is not None:
-            prep.update(mean=ds.scaler.mean_.tolist(), scale=ds.scaler.scale_.tolist())
-        (out / "preprocessing.json").write_text(json.dumps(prep, indent=2))
     plots = []
     try:
         loss_curve(history, out / "loss.png", title=f"{ds.name}: loss")
@@ -166,74 +356,97 @@ def _train(args: argparse.Namespace) -> int:
     print(f"wrote {out / 'model.safetensors'}, {out / 'metrics.json'}" + "".join(f", {out / p}" for p in plots))
     return 0
 
-def _preprocessing(checkpoint: str) -> dict[str, Any] | None:
-    path = Path(checkpoint).with_name("preprocessing.json")
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
 
-def _read_features(path: str, prep: dict[str, Any] | None, n_features: int, target: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    from .datasets.tables import read_numeric_csv
-
-    header, data = read_numeric_csv(path)
-    features = (prep or {}).get("features") or [h for h in header if h != target][:n_features]
-    missing = [c for c in features if c not in header]
-    if missing:
-        raise UsageError(f"{path}: missing columns {missing}; the model was trained on {features}")
-    X = data[:, [header.index(c) for c in features]]
-    y = data[:, header.index(target)] if target and target in header else None
-    if prep and "mean" in prep:
-        X = (X - np.asarray(prep["mean"])) / np.asarray(prep["scale"])
-    return X.astype(np.float32), y
+def _labels(path: str, column: str, y: np.ndarray, classes: list[float]) -> np.ndarray:
+    """Class indices of the labels ``y`` read from a file; fractional or unknown labels are refused
+    (truncating 1.7 to class 1 would score a different question)."""
+    fractional = np.flatnonzero(y != np.round(y))
+    if fractional.size:
+        raise UsageError(f"{path}: column {column!r} row {fractional[0] + 2}: {y[fractional[0]]:g} is not a class "
+                         f"label; the model's classes are {', '.join(f'{_number(c)}' for c in classes[:10])}")
+    known = np.asarray(classes, dtype=np.float64)
+    index = np.clip(np.searchsorted(known, y), 0, len(known) - 1)
+    unknown = np.flatnonzero(known[index] != y)
+    if unknown.size:
+        raise UsageError(f"{path}: column {column!r} row {unknown[0] + 2}: label {y[unknown[0]]:g} is not one of "
+                         f"the model's classes {', '.join(f'{_number(c)}' for c in classes[:10])}")
+    return index.astype(np.int64)
 
 
 @command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
     from . import datasets
     from .checkpoint import load
+    from .datasets.tables import numeric_columns
 
     model = load(args.checkpoint, backend=args.backend)
+    meta = _stored(model, args.checkpoint)
     if args.data in datasets.LOADERS:
-        ds = datasets.load(args.data, seed=args.seed)
+        if args.target:
+            raise UsageError(f"--target applies to CSV files; {args.data} is a named data set")
+        own = meta is not None and meta["source"] != "csv" and meta["dataset"] == args.data
+        if own:  # the rows held out when this model was trained, whatever --seed says
+            seed = meta["split"]["seed"]
+            if args.seed is not None and seed is not None and args.seed != seed:
+                raise UsageError(f"--seed {args.seed}: the model was trained on the split of seed {seed}; another "
+                                 "seed's test rows overlap its training rows (leave --seed out)")
+            ds = datasets.load(args.data, seed=seed or 0)
+            if len(ds.X_test) != meta["split"]["test_rows"]:
+                raise UsageError(f"{args.data}: its test split now has {len(ds.X_test)} rows but the model held "
+                                 f"out {meta['split']['test_rows']}; the data set changed since training")
+            scored_on = (f"the {len(ds.X_test)} {args.data} test rows held out in training"
+                         + ("" if seed is None else f" (split seed {seed})"))
+        else:
+            seed = args.seed or 0
+            ds = datasets.load(args.data, seed=seed)
+            why = ("the checkpoint records no split, so they may include its training rows" if meta is None
+                   else f"the model was trained on {meta['dataset']}")
+            scored_on = f"the {len(ds.X_test)} {args.data} test rows of split seed {seed}; {why}"
+        if meta is not None and ds.feature_names and list(ds.feature_names) != meta["features"]:
+            raise UsageError(f"{args.data} has features {_listed(ds.feature_names)} but the model was trained on "
+                             f"{_listed(meta['features'])}")
         X, y = ds.X_test, ds.y_test
     else:
-        prep = _preprocessing(args.checkpoint)
-        if not args.target:
-            raise UsageError("evaluating on a CSV file needs --target COLUMN")
-        X, y = _read_features(args.data, prep, model.in_features, args.target)
-        if y is None:
-            raise UsageError(f"{args.data}: no column {args.target!r}")
-        if (prep or {}).get("task") == "classification":
-            y = y.astype(np.int64)
+        meta = _require_stored(model, args.checkpoint, "evaluate")
+        target = args.target or meta["target"]
+        X, header, rows = _read_inputs(args.data, meta, also=[target])
+        if target not in header:
+            raise UsageError(f"{args.data}: no column {target!r} to score against; name it with --target COLUMN")
+        y = numeric_columns(args.data, header, rows, [target])[:, 0]
+        if meta["task"] == "classification":
+            y = _labels(args.data, target, y, meta["classes"])
+        scored_on = f"all {len(X)} rows of {args.data}"
+        if meta["source"] == "csv" and Path(args.data).name == Path(meta["dataset"]).name:
+            scored_on += " (the training file: its training rows are included)"
     scores = model.evaluate(X, y)
-    print(json.dumps(scores))
+    print(json.dumps({**scores, "rows": len(X), "scored_on": scored_on}))
     return 0
+
 
 @command("predict")
 def _predict(args: argparse.Namespace) -> int:
     from .checkpoint import load
-    from .losses import SoftmaxCrossEntropy
 
     model = load(args.checkpoint, backend=args.backend)
-    prep = _preprocessing(args.checkpoint)
-    X, _ = _read_features(args.input, prep, model.in_features, None)
+    meta = _require_stored(model, args.checkpoint, "predict with")
+    X, _, _ = _read_inputs(args.input, meta)
     out = Path(args.output) if args.output else Path(args.input).with_suffix(".predictions.csv")
+    if meta["task"] == "classification":
+        proba = np.asarray(model.predict_proba(X))
+        classes = [_number(c) for c in meta["classes"]]
+        header = ["class"] + [f"p{c}" for c in classes]
+        body = [[classes[int(row.argmax())]] + [f"{p:.6g}" for p in row] for row in proba]
+    else:
+        pred = np.asarray(model.predict(X))
+        header = [f"y{k}" for k in range(pred.shape[1])] if pred.shape[1] > 1 else ["prediction"]
+        body = [[f"{v:.6g}" for v in row] for row in pred]
     with open(out, "w", newline="") as f:
         w = csv.writer(f)
-        if isinstance(model.loss, SoftmaxCrossEntropy):
-            proba = model.predict_proba(X)
-            w.writerow(["class"] + [f"p{k}" for k in range(proba.shape[1])])
-            for row in proba:
-                w.writerow([int(row.argmax())] + [f"{p:.6g}" for p in row])
-        else:
-            pred = model.predict(X)
-            w.writerow([f"y{k}" for k in range(pred.shape[1])] if pred.shape[1] > 1 else ["prediction"])
-            w.writerows([[f"{v:.6g}" for v in row] for row in pred])
+        w.writerow(header)
+        w.writerows(body)
     print(f"wrote {len(X)} predictions to {out}")
     return 0
+
 
 @command("check")
 def _check(args: argparse.Namespace) -> int:
@@ -277,21 +490,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="anynet", description="Fully-connected networks on NumPy, CuPy, PyTorch or JAX.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train a network and write a checkpoint, metrics and plots")
-    t.add_argument("dataset", nargs="?", help="digits, diabetes, planar, comparison, gender, moons, circles, spirals, xor, mnist")
+    t.add_argument("dataset", nargs="?",
+                   help="digits, diabetes, planar, comparison, gender, moons, circles, spirals, xor, mnist")
     t.add_argument("--csv", help="a numeric CSV file with a header")
     t.add_argument("--target", help="the CSV column to predict")
+    t.add_argument("--task", choices=["classification", "regression"],
+                   help="with --csv: what the target is (default: guessed; whole numbers 0..k-1 with k ≤ 20 "
+                        "are classes, fractional values or over 100 distinct whole numbers are quantities, "
+                        "anything else must be chosen)")
+    t.add_argument("--drop", action="append", metavar="COL[,COL...]",
+                   help="with --csv: columns that are not features (comma-separated, repeatable)")
     t.add_argument("--mnist", metavar="DIR", help="a folder holding the four MNIST IDX files")
     t.add_argument("--download", action="store_true",
                    help="with --mnist: fetch missing files into DIR (SHA-256 checked)")
-    t.add_argument("--layers", help="hidden layers, e.g. 64:relu,32:relu (output layer added)")
-    t.add_argument("--dropout", type=float, default=0.0, help="dropout after each hidden layer")
+    t.add_argument("--layers", help=LAYERS_HELP)
+    t.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout rate after each hidden Dense layer (and the normalisation layers that follow it)")
     t.add_argument("--loss", help="default: softmax_cross_entropy (classes) or mse")
     t.add_argument("--optimizer", default="adam", help="sgd, adam, adamw, rmsprop, adagrad")
     t.add_argument("--lr", type=float)
     t.add_argument("--momentum", type=float)
     t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
+    t.add_argument("--epochs", type=int, help="≥ 1 (default: per data set)")
+    t.add_argument("--batch-size", type=int, help="≥ 1 (default: per data set)")
     t.add_argument("--backend", help="numpy (default), cupy, torch, torch:cuda:0, jax, ...")
     t.add_argument("--dtype", choices=["float32", "float64"])
     t.add_argument("--seed", type=int, default=0)
@@ -300,13 +521,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--verbose", action="store_true", help="summary and one line per epoch")
     e = sub.add_parser("evaluate", help="loss and metrics of a checkpoint on a data set or CSV")
     e.add_argument("checkpoint")
-    e.add_argument("data", help="a data set name (its test split) or a CSV file")
-    e.add_argument("--target")
+    e.add_argument("data", help="a data set name (the test rows held out in training) or a CSV file "
+                                "(every row is scored)")
+    e.add_argument("--target", help="with a CSV file: the label column (default: the one trained on)")
     e.add_argument("--backend")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=int, help="split seed of a named data set the model was not trained on "
+                                            "(default: the stored one, else 0)")
     p = sub.add_parser("predict", help="write a checkpoint's predictions for a CSV file")
     p.add_argument("checkpoint")
-    p.add_argument("input")
+    p.add_argument("input", help="a CSV file with the model's feature columns, matched by name "
+                                 "(other columns are ignored)")
     p.add_argument("--output")
     p.add_argument("--backend")
     c = sub.add_parser("check", help="cross-backend gradient check on this machine's backends")

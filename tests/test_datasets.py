@@ -78,6 +78,61 @@ def test_csv_errors(tmp_path, text, pattern):
         load_csv(_csv(tmp_path, text), "y")
 
 
+def _labelled(tmp_path, labels, n=40):
+    rows = ["a,b,y"] + [f"{i},{i % 7},{labels[i % len(labels)]}" for i in range(n)]
+    return _csv(tmp_path, "\n".join(rows))
+
+
+@pytest.mark.parametrize("labels,task", [([0, 1, 2], "classification"), ([0.5, 1.5], "regression"),
+                                         (list(range(150)), "regression"), ([1, 0], "classification")])
+def test_csv_task_guess(tmp_path, labels, task):
+    ds = load_csv(_labelled(tmp_path, labels, n=300), "y")
+    assert ds.task == task
+    if task == "classification":
+        assert ds.classes == sorted(labels) and ds.n_classes == len(labels)
+
+
+@pytest.mark.parametrize("labels", [[2019, 2020, 2021], [1, 2, 3, 4, 5], [-1, 1], [0, 1, 3], [7], list(range(30))])
+def test_csv_task_guess_refuses_what_could_be_either(tmp_path, labels):
+    with pytest.raises(InputError, match=r"cannot tell whether column 'y' holds classes or quantities.*--task"):
+        load_csv(_labelled(tmp_path, labels), "y")
+
+
+def test_csv_classification_maps_labels_to_indices(tmp_path):
+    ds = load_csv(_labelled(tmp_path, [2021, 2019, 10**12]), "y", task="classification")
+    assert ds.classes == [2019.0, 2021.0, 1e12] and ds.n_classes == 3 and ds.target == "y"
+    assert ds.y_train.dtype == np.int64 and set(np.unique(np.r_[ds.y_train, ds.y_test])) == {0, 1, 2}
+    with pytest.raises(InputError, match="column 'y' has fractional values .*task='regression'"):
+        load_csv(_labelled(tmp_path, [0, 0.5]), "y", task="classification")
+    with pytest.raises(InputError, match="1 distinct labels; classification needs 2"):
+        load_csv(_labelled(tmp_path, [4]), "y", task="classification")
+    with pytest.raises(InputError, match="task must be 'auto', 'classification' or 'regression'"):
+        load_csv(_labelled(tmp_path, [0, 1]), "y", task="ordinal")
+
+
+def test_csv_drop_columns_are_not_read(tmp_path):
+    p = _csv(tmp_path, "id,a,name,y\n" + "".join(f"r{i},{i},x{i},{i % 2}\n" for i in range(10)))
+    ds = load_csv(p, "y", drop=["id", "name"])
+    assert ds.feature_names == ["a"] and ds.X_train.shape[1] == 1
+    with pytest.raises(InputError, match="cannot drop 'nope': no such column"):
+        load_csv(p, "y", drop=["id", "nope"])
+    with pytest.raises(InputError, match="cannot drop the target column 'y'"):
+        load_csv(p, "y", drop=["y"])
+    with pytest.raises(InputError, match="no feature columns left"):
+        load_csv(p, "y", drop=["id", "a", "name"])
+
+
+def test_csv_duplicate_column_names(tmp_path):
+    with pytest.raises(InputError, match="duplicate column names 'a'"):
+        load_csv(_csv(tmp_path, "a,b,a,y\n1,2,3,4\n5,6,7,8\n"), "y")
+
+
+def test_every_named_data_set_names_its_features():
+    for name in (n for n in datasets.LOADERS if n != "mnist"):
+        ds = datasets.load(name)
+        assert len(ds.feature_names) == ds.n_features and len(set(ds.feature_names)) == ds.n_features
+
+
 def _idx(data: np.ndarray, magic: int) -> bytes:
     return struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in data.shape) + data.tobytes()
 

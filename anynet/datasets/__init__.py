@@ -20,12 +20,13 @@ from ..errors import InputError
 from .base import Dataset, Standardizer, train_test_split
 from .mnist import DatasetError, load_mnist, read_idx
 from .synthetic import GENDER_NEW, circles, comparison, gender, moons, planar_flower, spirals, xor
-from .tables import diabetes, digits, load_csv
+from .tables import CsvDataset, diabetes, digits, load_csv
 
 
 def _classify(X: np.ndarray, y: np.ndarray, name: str, seed: int, test_size: float = 0.25) -> Dataset:
     Xtr, Xte, ytr, yte = train_test_split(X, y.astype(np.int64), test_size=test_size, seed=seed, stratify=True)
-    return Dataset(Xtr, ytr, Xte, yte, "classification", int(y.max()) + 1, [], name)
+    names = [f"x{i}" for i in range(X.shape[1])]
+    return Dataset(Xtr, ytr, Xte, yte, "classification", int(y.max()) + 1, names, name)
 
 
 def _gender() -> Dataset:
@@ -35,9 +36,13 @@ def _gender() -> Dataset:
                    ["weight", "height"], "gender")
 
 
+#: MNIST's columns, named like digits' (row-major pixels)
+MNIST_FEATURES = [f"pixel_{i}" for i in range(784)]
+
+
 def _mnist(folder: str = "mnist", seed: int = 0) -> Dataset:
     Xtr, ytr, Xte, yte = load_mnist(folder)
-    return Dataset(Xtr, ytr, Xte, yte, "classification", 10, [], "mnist")
+    return Dataset(Xtr, ytr, Xte, yte, "classification", 10, list(MNIST_FEATURES), "mnist")
 
 
 #: name -> loader(seed) for the command line
@@ -62,6 +67,6 @@ def load(name: str, *, seed: int = 0) -> Dataset:
     return LOADERS[name](seed=seed)
 
 
-__all__ = ["Dataset", "DatasetError", "GENDER_NEW", "LOADERS", "Standardizer", "circles", "comparison",
-           "diabetes", "digits", "gender", "load", "load_csv", "load_mnist", "moons", "planar_flower",
-           "read_idx", "spirals", "train_test_split", "xor"]
+__all__ = ["CsvDataset", "Dataset", "DatasetError", "GENDER_NEW", "LOADERS", "MNIST_FEATURES", "Standardizer",
+           "circles", "comparison", "diabetes", "digits", "gender", "load", "load_csv", "load_mnist", "moons",
+           "planar_flower", "read_idx", "spirals", "train_test_split", "xor"]

@@ -1,10 +1,13 @@
-"""Layers. Every layer follows one contract (see :mod:`anynet.layers.base`)."""
+"""Layers. Every layer follows one contract (see :mod:`anynet.layers.base`); every built-in
+layer type is registered as ``anynet.register("layer")`` under its class name."""
 
 from .activation import Activation
-from .base import LAYERS, Layer, register_layer
+from .base import Layer, deferred_init
 from .batchnorm import BatchNorm
 from .dense import Dense
 from .dropout import Dropout
+from .layernorm import LayerNorm
 from .merge import Add, Concatenate, Merge
 
-__all__ = ["LAYERS", "Activation", "Add", "Concatenate", "Merge", "BatchNorm", "Dense", "Dropout", "Layer", "register_layer"]
+__all__ = ["Activation", "Add", "BatchNorm", "Concatenate", "Dense", "Dropout", "Layer", "LayerNorm", "Merge",
+           "deferred_init"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import activations
-from .base import Array, Backward, Layer, register_layer
+from ..registry import register
+from .base import Array, Backward, Layer
 
 
-@register_layer
+@register("layer")
 class Activation(Layer):
     """An elementwise (or row-wise, for softmax) activation as a layer without parameters.
 
@@ -31,12 +32,12 @@ class Activation(Layer):
         super().__init__()
         self.fn = activations.get(activation, **options)
 
-    def _forward(self, x: Array, training: bool, need_dx: bool = True) -> tuple[Array, Backward]:
+    def forward(self, x: Array, *, training: bool = False, need_dx: bool = True) -> tuple[Array, Backward]:
         fn = self.fn
         y = fn.forward(x)
 
-        def backward(dy: Array) -> Array:
-            return fn.backward(x, y, dy)
+        def backward(dy: Array) -> Array | None:
+            return fn.backward(x, y, dy) if need_dx else None
 
         return y, backward
 

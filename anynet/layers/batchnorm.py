@@ -7,17 +7,20 @@ from typing import Any
 import numpy as np
 
 from ..backends import Backend
+from ..errors import ConfigError, InputError
 from ..random import Seed
-from .base import Array, Backward, Layer, register_layer
+from ..registry import register
+from .base import Array, Backward, Layer, is_real, positive_eps, positive_int
 
 
-@register_layer
+@register("layer")
 class BatchNorm(Layer):
     """Normalise each feature over the batch, then scale by ``gamma`` and shift by ``beta``.
 
     Training uses the batch mean and (biased) variance and updates the running statistics
     ``running = (1 - momentum)·running + momentum·batch`` (unbiased variance, as PyTorch);
-    evaluation uses the running statistics.
+    evaluation uses the running statistics. Training needs at least 2 samples per batch
+    (``min_batch_size``): the variance of one sample is 0, and it would collapse the running variance.
 
     Arguments:
         num_features: width d of the input.
@@ -36,6 +39,9 @@ class BatchNorm(Layer):
         [[-1.0, -1.0], [1.0, 1.0]]
     """
 
+    #: one sample has no variance to learn from
+    min_batch_size = 2
+
     def __init__(
         self,
         num_features: int,
@@ -46,17 +52,20 @@ class BatchNorm(Layer):
         backend: Backend | str | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"BatchNorm: num_features must be a positive int, got {num_features!r}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum!r}")
-        if not eps > 0:
-            raise ValueError(f"BatchNorm: eps must be > 0, got {eps!r}")
-        self.in_features = num_features
+        self.in_features = positive_int(num_features, "BatchNorm", "num_features")
+        if not is_real(momentum) or not 0.0 <= momentum <= 1.0:
+            raise ConfigError(f"BatchNorm: momentum must be in [0, 1], got {momentum!r}")
         self.momentum = float(momentum)
-        self.eps = float(eps)
+        self.eps = positive_eps(eps, "BatchNorm")
         self._place(backend, dtype)
-        self.reset_parameters()
+        self._initialize(None)
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        d = (self.in_features,)
+        return {"gamma": d, "beta": d, "running_mean": d, "running_var": d}
+
+    def buffer_keys(self) -> frozenset[str]:
+        return frozenset(("running_mean", "running_var"))
 
     def reset_parameters(self, rng: Seed = None) -> None:
         d = self.in_features
@@ -65,7 +74,7 @@ class BatchNorm(Layer):
         self.buffers = {"running_mean": self._send(np.zeros(d)), "running_var": self._send(np.ones(d))}
         self.grads = {}
 
-    def _forward(self, x: Array, training: bool, need_dx: bool = True) -> tuple[Array, Backward]:
+    def forward(self, x: Array, *, training: bool = False, need_dx: bool = True) -> tuple[Array, Backward]:
         xp = self.backend.xp  # type: ignore[union-attr]
         gamma, beta = self.params["gamma"], self.params["beta"]
         if not training:
@@ -73,14 +82,18 @@ class BatchNorm(Layer):
             xhat = (x - self.buffers["running_mean"]) * inv
             y = gamma * xhat + beta
 
-            def backward_eval(dy: Array) -> Array:
+            def backward_eval(dy: Array) -> Array | None:
                 self.grads["gamma"] = xp.sum(dy * xhat, axis=0)
                 self.grads["beta"] = xp.sum(dy, axis=0)
-                return dy * gamma * inv
+                return dy * gamma * inv if need_dx else None
 
             return y, backward_eval
 
-        n = x.shape[0]
+        n = int(x.shape[0])
+        if n < 2:
+            raise InputError(f"{self!r}: expected more than 1 sample per feature in training mode, got a batch "
+                             f"of {n} (its variance is 0 and would collapse running_var); train on batches "
+                             "of 2 or more, or call it with training=False")
         mean = xp.mean(x, axis=0)
         centred = x - mean
         var = xp.mean(centred * centred, axis=0)
@@ -88,18 +101,31 @@ class BatchNorm(Layer):
         xhat = centred * inv
         y = gamma * xhat + beta
         m = self.momentum
-        unbiased = var * (n / (n - 1)) if n > 1 else var
+        unbiased = var * (n / (n - 1))
         # rebinding (not in place) works on every backend, JAX included
         self.buffers["running_mean"] = (1.0 - m) * self.buffers["running_mean"] + m * mean
         self.buffers["running_var"] = (1.0 - m) * self.buffers["running_var"] + m * unbiased
 
-        def backward(dy: Array) -> Array:
+        def backward(dy: Array) -> Array | None:
             self.grads["gamma"] = xp.sum(dy * xhat, axis=0)
             self.grads["beta"] = xp.sum(dy, axis=0)
+            if not need_dx:
+                return None
             dxhat = dy * gamma
             return (inv / n) * (n * dxhat - xp.sum(dxhat, axis=0) - xhat * xp.sum(dxhat * xhat, axis=0))
 
         return y, backward
+
+    def check_state(self, key: str, array: np.ndarray) -> None:
+        """``running_var`` must be finite and ≥ 0 (a variance; a negative one gives NaN outputs)."""
+        if key != "running_var":
+            return
+        values = np.asarray(array, dtype=np.float64)
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{self!r}: running_var must be >= 0 and finite (it is a variance), got "
+                             f"{float(values.reshape(-1)[i])} at index {i}; the state dict or checkpoint is corrupt")
 
     def config(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {"num_features": self.in_features}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import activations, init as initializers
+from .. import activations
+from .. import init as initializers
 from ..backends import Backend
 from ..random import Seed, as_generator
-from .base import Array, Backward, Layer, register_layer
+from ..registry import register
+from .base import Array, Backward, Layer, positive_int
 
 
-@register_layer
+@register("layer")
 class Dense(Layer):
     """Fully-connected layer ``y = x @ W + b``, optionally followed by an activation.
 
@@ -54,20 +56,24 @@ class Dense(Layer):
         backend: Backend | str | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Dense: {name} must be a positive int, got {value!r}")
-        self.in_features = in_features
-        self.out_features = out_features
+        self.in_features = positive_int(in_features, "Dense", "in_features")
+        self.out_features = positive_int(out_features, "Dense", "out_features")
         self.init = initializers.get(init)
         self.bias_init = initializers.get(bias_init)
         self.use_bias = bool(bias)
         self.activation = None if activation is None else activations.get(activation)
         self._place(backend, dtype)
-        self.reset_parameters(seed)
+        self._initialize(seed)
 
     def output_features(self, in_features: int) -> int:
+        self._one_width(in_features)
         return self.out_features
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = {"W": (self.in_features, self.out_features)}
+        if self.use_bias:
+            shapes["b"] = (self.out_features,)
+        return shapes
 
     def reset_parameters(self, rng: Seed = None) -> None:
         rng = as_generator(rng)
@@ -76,7 +82,7 @@ class Dense(Layer):
             self.params["b"] = self._send(self.bias_init((self.out_features,), rng))
         self.grads = {}
 
-    def _forward(self, x: Array, training: bool, need_dx: bool = True) -> tuple[Array, Backward]:
+    def forward(self, x: Array, *, training: bool = False, need_dx: bool = True) -> tuple[Array, Backward]:
         W = self.params["W"]
         b = self.params.get("b")
         inplace = self._inplace

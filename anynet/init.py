@@ -4,24 +4,67 @@ An initialiser is a callable ``init(shape, rng) -> numpy.ndarray`` (float64, on 
 layer casts it to its dtype and sends it to its device. For a weight of shape (fan_in, fan_out)
 the fans are read from the shape.
 
+Registering your own, with ``anynet.register("initializer", name)``, one of:
+
+* a class whose instances are initialisers (its constructor takes the options; a dataclass, or
+  a class with ``config() -> dict`` of constructor arguments), so ``init.get(name, **options)``
+  builds one and :func:`describe` / :func:`from_description` save and rebuild it;
+* a factory function ``(**options) -> initialiser`` (its parameters all have defaults or are
+  keyword-only);
+* an initialiser function ``(shape, rng) -> ndarray`` itself, which takes no options.
+
 Example:
     >>> import numpy as np
+    >>> import anynet
+    >>> from dataclasses import dataclass
     >>> from anynet import init
     >>> w = init.get("glorot_uniform", fan_offset=1)((784, 50), np.random.default_rng(0))
     >>> bool(abs(w).max() <= (6 / (784 + 50 + 1)) ** 0.5)
     True
+    >>> @anynet.register("initializer", "orthogonal")
+    ... @dataclass(frozen=True)
+    ... class Orthogonal:
+    ...     gain: float = 1.0
+    ...     def __call__(self, shape, rng):
+    ...         q, _ = np.linalg.qr(rng.standard_normal((max(shape), min(shape))))
+    ...         return self.gain * (q if shape[0] >= shape[1] else q.T)
+    >>> ortho = init.get("orthogonal", gain=2.0)
+    >>> w = ortho((4, 3), np.random.default_rng(0))
+    >>> bool(np.allclose(w.T @ w, 4 * np.eye(3)))
+    True
+    >>> init.describe(ortho)
+    {'type': 'orthogonal', 'gain': 2.0}
+    >>> init.from_description(init.describe(ortho)) == ortho
+    True
+    >>> anynet.registry.unregister("initializer", "orthogonal")
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from . import registry
+from .errors import ConfigError, InputTypeError, UnknownNameError
+from .registry import register
+
 Shape = tuple[int, ...]
 Initializer = Callable[[Shape, np.random.Generator], np.ndarray]
+
+
+def _real(where: str, value: Any, *, low: float = -math.inf) -> float:
+    """A finite real option ≥ ``low`` (numpy scalars accepted, bool refused), as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < low:
+        bound = "" if low == -math.inf else f" ≥ {low:g}"
+        raise ConfigError(f"{where} must be a finite number{bound}, got {value!r}")
+    return float(value)
 
 
 def _fans(shape: Shape) -> tuple[int, int]:
@@ -36,6 +79,9 @@ class Constant:
 
     value: float = 0.0
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", _real("Constant: value", self.value))
+
     def __call__(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
         return np.full(shape, float(self.value))
 
@@ -47,6 +93,10 @@ class Normal:
     std: float = 1.0
     mean: float = 0.0
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "std", _real("Normal: std", self.std, low=0.0))
+        object.__setattr__(self, "mean", _real("Normal: mean", self.mean))
+
     def __call__(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
         return self.mean + self.std * rng.standard_normal(shape)
 
@@ -57,6 +107,10 @@ class Uniform:
 
     low: float = -0.05
     high: float = 0.05
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low", _real("Uniform: low", self.low))
+        object.__setattr__(self, "high", _real("Uniform: high", self.high, low=self.low))
 
     def __call__(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(self.low, self.high, size=shape)
@@ -77,10 +131,12 @@ class VarianceScaling:
     fan_offset: float = 0.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", _real("VarianceScaling: scale", self.scale, low=0.0))
         if self.mode not in ("fan_in", "fan_out", "fan_avg", "sum"):
-            raise ValueError(f"mode must be fan_in, fan_out, fan_avg or sum, got {self.mode!r}")
+            raise ConfigError(f"VarianceScaling: mode must be fan_in, fan_out, fan_avg or sum, got {self.mode!r}")
         if self.distribution not in ("normal", "uniform"):
-            raise ValueError(f"distribution must be normal or uniform, got {self.distribution!r}")
+            raise ConfigError(f"VarianceScaling: distribution must be normal or uniform, got {self.distribution!r}")
+        object.__setattr__(self, "fan_offset", _real("VarianceScaling: fan_offset", self.fan_offset, low=0.0))
 
     def __call__(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
         fan_in, fan_out = _fans(shape)
@@ -95,11 +151,13 @@ class VarianceScaling:
 
 def glorot_uniform(gain: float = 1.0, fan_offset: float = 0.0) -> VarianceScaling:
     """U(±gain·√(6/(fan_in + fan_out + fan_offset))) (Glorot & Bengio 2010)."""
+    gain = _real("glorot_uniform: gain", gain)
     return VarianceScaling(2.0 * gain**2, "sum", "uniform", fan_offset)
 
 
 def glorot_normal(gain: float = 1.0) -> VarianceScaling:
     """N(0, gain²·2/(fan_in + fan_out))."""
+    gain = _real("glorot_normal: gain", gain)
     return VarianceScaling(2.0 * gain**2, "sum", "normal")
 
 
@@ -121,63 +179,125 @@ def lecun_normal() -> VarianceScaling:
     return VarianceScaling(1.0, "fan_in", "normal")
 
 
-REGISTRY: dict[str, Callable[..., Initializer]] = {
-    "zeros": lambda: Constant(0.0),
-    "ones": lambda: Constant(1.0),
-    "constant": Constant,
-    "normal": Normal,
-    "uniform": Uniform,
-    "glorot_uniform": glorot_uniform,
-    "glorot_normal": glorot_normal,
-    "he_uniform": he_uniform,
-    "he_normal": he_normal,
-    "lecun_uniform": lecun_uniform,
-    "lecun_normal": lecun_normal,
-    "variance_scaling": VarianceScaling,
-}
-_ALIASES = {
-    "xavier_uniform": "glorot_uniform",
-    "xavier_normal": "glorot_normal",
-    "kaiming_uniform": "he_uniform",
-    "kaiming_normal": "he_normal",
-}
+def _zeros() -> Constant:
+    return Constant(0.0)
+
+
+def _ones() -> Constant:
+    return Constant(1.0)
+
+
+register("initializer", "zeros")(_zeros)
+register("initializer", "ones")(_ones)
+register("initializer", "constant")(Constant)
+register("initializer", "normal")(Normal)
+register("initializer", "uniform")(Uniform)
+register("initializer", "glorot_uniform", aliases=("xavier_uniform",))(glorot_uniform)
+register("initializer", "glorot_normal", aliases=("xavier_normal",))(glorot_normal)
+register("initializer", "he_uniform", aliases=("kaiming_uniform",))(he_uniform)
+register("initializer", "he_normal", aliases=("kaiming_normal",))(he_normal)
+register("initializer", "lecun_uniform")(lecun_uniform)
+register("initializer", "lecun_normal")(lecun_normal)
+# the class name too: descriptions written before the registry named it so
+register("initializer", "variance_scaling", aliases=("VarianceScaling",))(VarianceScaling)
+
+
+#: the built-in names in the order they are listed to users (users' own follow, sorted)
+_LISTED = ("zeros", "ones", "constant", "normal", "uniform", "glorot_uniform", "glorot_normal", "he_uniform",
+           "he_normal", "lecun_uniform", "lecun_normal", "variance_scaling")
 
 
 def names() -> list[str]:
-    return list(REGISTRY) + list(_ALIASES)
+    """Every registered initialiser name (aliases such as ``xavier_uniform`` left out)."""
+    known = registry.names("initializer")
+    return [n for n in _LISTED if n in known] + [n for n in known if n not in _LISTED]
 
 
-def get(spec: str | Initializer, **options: float) -> Initializer:
-    """An initialiser from a name (with options) or a callable ``(shape, rng) -> ndarray``."""
+def _is_factory(entry: Any) -> bool:
+    """A class, or a function callable with keyword options alone (an initialiser function
+    ``(shape, rng)`` has two required positional parameters)."""
+    if isinstance(entry, type):
+        return True
+    try:
+        params = inspect.signature(entry).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return not any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                   for p in params)
+
+
+def _make(entry: Any, name: str, options: dict[str, Any]) -> Initializer:
+    if not _is_factory(entry):
+        if options:
+            raise ConfigError(f"initialiser {name!r} does not take options {sorted(options)}")
+        return entry
+    try:
+        inspect.signature(entry).bind(**options)
+    except TypeError:
+        raise ConfigError(f"initialiser {name!r} does not take options {sorted(options)}") from None
+    except ValueError:  # no signature to read: let the call decide
+        pass
+    made = entry(**options)
+    if not callable(made):
+        raise ConfigError(f"the initialiser factory registered as {name!r} returned {made!r}, not a callable "
+                          "(shape, rng) -> array")
+    return made
+
+
+def get(spec: str | Initializer, **options: Any) -> Initializer:
+    """An initialiser from a registered name (with options) or a callable ``(shape, rng) -> ndarray``.
+
+    Raises:
+        UnknownNameError: a name that is not registered (the message lists the known ones).
+        ConfigError: options the initialiser does not take, or bad values.
+
+    Example:
+        >>> from anynet import init
+        >>> init.get("kaiming_normal")
+        VarianceScaling(scale=2.0, mode='fan_in', distribution='normal', fan_offset=0.0)
+    """
     if callable(spec) and not isinstance(spec, str):
+        if options:
+            raise ConfigError(f"init.get: options {sorted(options)} apply only to a name, not to {spec!r}")
         return spec
-    if isinstance(spec, str):
-        key = _ALIASES.get(spec.lower(), spec.lower())
-        if key not in REGISTRY:
-            raise ValueError(
-                f"unknown initialiser {spec!r}; known: {', '.join(names())}, "
-                "or pass a callable (shape, rng) -> numpy array"
-            )
-        try:
-            return REGISTRY[key](**options)
-        except TypeError:
-            raise ValueError(f"initialiser {key!r} does not take options {sorted(options)}") from None
-    raise TypeError(f"init must be a name or a callable (shape, rng) -> array, got {spec!r}")
+    if not isinstance(spec, str):
+        raise InputTypeError(f"init must be a name or a callable (shape, rng) -> array, got {spec!r}")
+    try:
+        entry = registry.lookup("initializer", spec)
+    except UnknownNameError:
+        raise UnknownNameError(f"unknown initialiser {spec[:80]!r}; known: {', '.join(names())}, or pass a "
+                               "callable (shape, rng) -> numpy array, or register your own with "
+                               "anynet.register('initializer')") from None
+    return _make(entry, registry.name_of("initializer", entry) or spec, options)
 
 
 def describe(init: Initializer) -> dict | None:
-    """A JSON-able description of a built-in initialiser (None for a user's callable)."""
-    for cls in (Constant, Normal, Uniform, VarianceScaling):
-        if type(init) is cls:
-            return {"type": cls.__name__, **init.__dict__}
-    return None
+    """A JSON-able description ``{"type": name, **options}`` of a registered initialiser (an
+    instance of a registered class, or a registered function); None for anything else."""
+    name = registry.name_of("initializer", init)
+    if name is not None and not _is_factory(init):
+        return {"type": name}
+    name = registry.name_of("initializer", type(init))
+    if name is None:
+        return None
+    if callable(getattr(init, "config", None)):
+        config = init.config()
+    elif dataclasses.is_dataclass(init):
+        config = {f.name: getattr(init, f.name) for f in dataclasses.fields(init)}
+    else:
+        return None
+    return None if config is None else {"type": name, **config}
 
 
 def from_description(desc: dict) -> Initializer:
-    """Rebuild a built-in initialiser from :func:`describe` output (no names are imported)."""
-    classes = {c.__name__: c for c in (Constant, Normal, Uniform, VarianceScaling)}
-    fields = dict(desc)
-    cls = classes.get(fields.pop("type", None))
-    if cls is None:
-        raise ValueError(f"unknown initialiser description {desc!r}")
-    return cls(**fields)
+    """Rebuild an initialiser from :func:`describe` output; names resolve only through the registry."""
+    if not isinstance(desc, dict) or not isinstance(desc.get("type"), str):
+        raise ConfigError(f"unknown initialiser description {str(desc)[:80]}: expected {{'type': name, ...}}")
+    options = {k: v for k, v in desc.items() if k != "type"}
+    return get(desc["type"], **options)
+
+
+__all__ = [
+    "Constant", "Initializer", "Normal", "Uniform", "VarianceScaling", "describe", "from_description", "get",
+    "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform", "names",
+]

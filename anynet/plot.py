@@ -1,4 +1,15 @@
-"""Plots for training runs (needs matplotlib: ``pip install "anynet[plot]"``)."""
+"""Plots for training runs (needs matplotlib: ``pip install "anynet[plot]"``).
+
+Each function builds its own :class:`matplotlib.figure.Figure` on an Agg canvas and returns it:
+nothing touches pyplot's global state or the matplotlib backend you chose, so the plots work the
+same in a script, a notebook or a server. Give ``path`` to also write the figure to a file.
+
+Example:
+    >>> from anynet import plot
+    >>> fig = plot.loss_curve([1.0, 0.5, 0.25])
+    >>> fig.axes[0].get_ylabel()
+    'loss'
+"""
 
 from __future__ import annotations
 
@@ -9,58 +20,97 @@ import numpy as np
 
 from .errors import InputError
 
+__all__ = ["decision_boundary", "loss_curve"]
 
-def _pyplot() -> Any:
+
+def _figure(figsize: tuple[float, float]) -> Any:
+    """A Figure with its own Agg canvas, outside pyplot (no global figure list, no backend switch)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError:
         raise InputError('plotting needs matplotlib; install it with pip install "anynet[plot]"') from None
-    return plt
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
 
 
-def loss_curve(history: Any, path: str | os.PathLike, *, title: str = "training") -> None:
-    """Loss (and validation loss) per epoch, or per step when given a list of values."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+def _finish(fig: Any, path: str | os.PathLike | None) -> Any:
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def loss_curve(history: Any, path: str | os.PathLike | None = None, *, title: str = "training") -> Any:
+    """Loss (and validation loss) per epoch of a :class:`~anynet.training.History`, or per step
+    when given a list of values.
+
+    Arguments:
+        history: what ``fit`` returned, or a sequence of loss values.
+        path: where to write the figure (PNG, SVG, PDF ... by its suffix); None to only return it.
+        title: the figure's title.
+
+    Returns:
+        the :class:`matplotlib.figure.Figure` (log-scaled when every loss is positive).
+    """
     hist = history.history if hasattr(history, "history") else {"loss": list(history)}
+    fig = _figure((6, 4))
+    ax = fig.add_subplot()
+    positive = True
     for key in ("loss", "val_loss"):
         if key in hist:
-            ax.plot(np.arange(1, len(hist[key]) + 1), hist[key], label=key)
+            values = np.asarray(hist[key], dtype=np.float64)
+            ax.plot(np.arange(1, len(values) + 1), values, label=key)
+            positive = positive and bool(np.all(values > 0))
     ax.set_xlabel("epoch" if hasattr(history, "history") else "step")
     ax.set_ylabel("loss")
-    ax.set_yscale("log")
+    if positive and ax.lines:  # a log axis cannot show zero or negative losses
+        ax.set_yscale("log")
     ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    if ax.lines:
+        ax.legend()
+    return _finish(fig, path)
 
 
-def decision_boundary(model: Any, X: np.ndarray, y: np.ndarray, path: str | os.PathLike, *,
-                      title: str = "decision boundary", resolution: int = 300) -> None:
-    """The data (2 features) coloured by class over the model's predicted class regions."""
-    plt = _pyplot()
-    if X.shape[1] != 2:
-        raise InputError(f"decision_boundary needs 2 features, got {X.shape[1]}")
+def decision_boundary(model: Any, X: Any, y: Any, path: str | os.PathLike | None = None, *,
+                      title: str = "decision boundary", resolution: int = 300) -> Any:
+    """The data (2 features) coloured by class over the model's predicted class regions.
+
+    Several outputs: the class is their argmax. One output: the class is output > 0 where the
+    model's loss takes logits (``model.loss.from_logits``), else output > 0.5.
+
+    Arguments:
+        model: a trained model with ``predict`` (and ``loss``).
+        X: (n, 2) features; y: (n,) class labels (used for the colours).
+        path: where to write the figure; None to only return it.
+        title: the figure's title.
+        resolution: grid points per axis, an int ≥ 2.
+
+    Returns:
+        the :class:`matplotlib.figure.Figure`.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise InputError(f"decision_boundary needs X of shape (n, 2), got shape {X.shape}")
+    y = np.asarray(y)
+    if y.shape[:1] != X.shape[:1]:
+        raise InputError(f"decision_boundary: y has shape {y.shape} but X has {X.shape[0]} samples")
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
+        raise InputError(f"decision_boundary: resolution must be an int ≥ 2, got {resolution!r}")
     pad = 0.5
     (x0, y0), (x1, y1) = X.min(0) - pad, X.max(0) + pad
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     grid = np.c_[gx.ravel(), gy.ravel()].astype(np.float32)
-    out = model.predict(grid)
-    cls = out.argmax(1) if out.shape[1] > 1 else (out[:, 0] > (0.0 if _logits(model) else 0.5))
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.contourf(gx, gy, cls.reshape(gx.shape), alpha=0.3, cmap="coolwarm")
+    out = np.asarray(model.predict(grid))
+    if out.ndim == 2 and out.shape[1] > 1:
+        cls = out.argmax(1)
+    else:
+        threshold = 0.0 if getattr(getattr(model, "loss", None), "from_logits", False) else 0.5
+        cls = out.reshape(-1) > threshold
+    fig = _figure((5.5, 5))
+    ax = fig.add_subplot()
+    ax.contourf(gx, gy, cls.reshape(gx.shape).astype(np.float64), alpha=0.3, cmap="coolwarm")
     ax.scatter(X[:, 0], X[:, 1], c=y, s=12, cmap="coolwarm", edgecolors="k", linewidths=0.3)
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _logits(model: Any) -> bool:
-    from .losses import BCEWithLogits
-
-    return isinstance(model.loss, BCEWithLogits)
+    return _finish(fig, path)

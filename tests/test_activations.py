@@ -120,3 +120,37 @@ def test_exact_gelu_matches_torch():
     np.testing.assert_allclose(activations.get("gelu", approximate="none").forward(x), ref, rtol=1e-13, atol=1e-15)
     with pytest.raises(ValueError, match="approximate must be 'tanh' or 'none'"):
         activations.get("gelu", approximate="erf")
+
+
+def test_bad_options_are_config_errors():
+    from anynet.errors import ConfigError, InputTypeError, UnknownNameError
+
+    for name, options in [("leaky_relu", {"alpha": "0.1"}), ("leaky_relu", {"alpha": None}),
+                          ("leaky_relu", {"alpha": True}), ("elu", {"alpha": float("inf")}),
+                          ("gelu", {"approximate": 1}), ("relu", {"alpha": 2.0}), ("elu", {"beta": 1.0})]:
+        with pytest.raises(ConfigError):
+            activations.get(name, **options)
+    with pytest.raises(UnknownNameError, match="unknown activation 'relux'; known: identity, sigmoid"):
+        activations.get("relux")
+    with pytest.raises(InputTypeError):
+        activations.get(3)
+    with pytest.raises(ConfigError):
+        activations.get("relu").__class__("", lambda x: x, lambda x, y, dy: dy)
+    with pytest.raises(ConfigError, match="apply only to a registered name"):
+        activations.get((lambda x: x, lambda x: 1.0), alpha=1.0)
+
+
+def test_numpy_scalars_are_accepted_as_options():
+    act = activations.get("leaky_relu", alpha=np.float32(0.5))
+    assert act.options == {"alpha": 0.5} and type(act.options["alpha"]) is float
+    assert act.forward(np.asarray([-2.0])).tolist() == [-1.0]
+    assert activations.get("elu", alpha=np.int64(2)).options == {"alpha": 2.0}
+
+
+def test_names_and_options_are_what_checkpoints_save():
+    for name in activations.names():
+        fn = activations.get(name)
+        again = activations.get(fn.name, **fn.options)
+        assert again.name == fn.name == name and again.options == fn.options
+    assert activations.get("LeakY_ReLU", alpha=0.2).name == "leaky_relu"
+    assert activations.names()[:2] == ["identity", "sigmoid"]

@@ -69,3 +69,34 @@ def test_description_round_trip():
     for obj in (init.get("glorot_uniform", fan_offset=1), init.get("normal", std=0.01),
                 init.get("constant", value=2.0)):
         assert init.from_description(init.describe(obj)) == obj
+
+
+def test_bad_options_are_config_errors():
+    from anynet.errors import ConfigError, InputTypeError, UnknownNameError
+
+    for name, options in [("normal", {"std": -1.0}), ("normal", {"std": "0.1"}), ("uniform", {"low": 1.0, "high": 0.0}),
+                          ("constant", {"value": float("nan")}), ("glorot_uniform", {"gain": None}),
+                          ("he_normal", {"gain": 2.0}), ("variance_scaling", {"distribution": "cauchy"}),
+                          ("zeros", {"value": 1.0})]:
+        with pytest.raises(ConfigError):
+            init.get(name, **options)
+    with pytest.raises(UnknownNameError):
+        init.get("glorot")
+    with pytest.raises(InputTypeError):
+        init.get(3)
+    with pytest.raises(ConfigError):
+        init.from_description({"type": 3})
+    with pytest.raises(UnknownNameError):
+        init.from_description({"type": "os.system"})
+
+
+def test_numpy_scalars_are_accepted_and_descriptions_are_json():
+    import json
+
+    obj = init.get("normal", std=np.float32(0.5), mean=np.int64(1))
+    assert obj == init.Normal(0.5, 1.0)
+    desc = init.describe(obj)
+    assert json.loads(json.dumps(desc)) == {"type": "normal", "std": 0.5, "mean": 1.0}
+    # descriptions written with the class names still load
+    assert init.from_description({"type": "VarianceScaling", "scale": 2.0}) == init.VarianceScaling(2.0)
+    assert init.describe(lambda shape, rng: np.zeros(shape)) is None

@@ -1,13 +1,20 @@
-"""The ``anynet`` command: train, evaluate, predict, check, info.
+"""The ``anynet`` command: train, evaluate, predict, export, check, info.
 
 Every user mistake ends with a one-line message on stderr and exit code 2, never a traceback.
 
 Examples:
     anynet train digits
     anynet train --csv housing.csv --target MEDV --task regression --drop id,notes --layers 64:relu,32:relu
+    anynet train --csv penguins.csv --target species --impute median
     anynet evaluate runs/digits/model.safetensors digits
     anynet predict runs/housing/model.safetensors new_rows.csv --output predictions.csv
+    anynet export runs/penguins/model.safetensors penguins.onnx
     anynet check
+
+CSV tables may hold text and missing cells: a text target is classes (their names are kept and
+printed by ``predict``), text feature columns are one-hot encoded, and missing cells (empty,
+NA, NaN, null) are refused unless ``--dropna`` or ``--impute`` says what to do; see
+:class:`anynet.datasets.TablePreprocessor`, which ``anynet.datasets.load_csv`` uses too.
 
 A checkpoint written by ``anynet train`` is complete on its own: ``model.metadata["cli"]``
 (stored inside the file) holds what ``evaluate`` and ``predict`` need to read new data the way
@@ -126,8 +133,9 @@ GENERIC = {"layers": "64:relu", "epochs": 200, "lr": 0.005, "batch_size": 32}
 
 
 # -- what a checkpoint carries for the command line -----------------------------------------------
-#: version of ``model.metadata["cli"]``; a newer one is refused rather than misread
-CLI_METADATA_VERSION = 1
+#: version of ``model.metadata["cli"]``; a newer one is refused rather than misread (version 1,
+#: numeric columns only, is still read)
+CLI_METADATA_VERSION = 2
 
 
 def cli_metadata(ds: Any, source: str, *, seed: int | None) -> dict[str, Any]:
@@ -135,31 +143,42 @@ def cli_metadata(ds: Any, source: str, *, seed: int | None) -> dict[str, Any]:
 
     Keys: ``version``; ``dataset`` (a data set name, ``"mnist"`` or the CSV path as given);
     ``source`` (``"named"``, ``"mnist"`` or ``"csv"``); ``task`` (``"classification"`` or
-    ``"regression"``); ``features`` (the input column names, in the network's input order);
-    ``target`` (the column ``evaluate`` reads labels from by default); ``classes`` (the label of
-    each output, classification only); ``scaling`` (``{"mean": [...], "scale": [...]}`` applied as
-    ``(x - mean) / scale`` to CSV inputs, or None); ``split`` (``seed``, ``test_size``,
-    ``train_rows``, ``test_rows``: which rows were held out).
-    """
-    from .datasets import CsvDataset
+    ``"regression"``); ``features`` (the raw input columns a CSV file must have, matched by
+    name); ``preprocess`` (:meth:`TablePreprocessor.to_dict <anynet.datasets.TablePreprocessor.to_dict>`:
+    how those columns become the network's inputs: kinds, categories, fill values, handling of
+    unknown categories, standardisation); ``target`` (the column ``evaluate`` reads labels from
+    by default); ``classes`` (the label of each output, numbers or strings, classification
+    only); ``scaling`` (``{"mean": [...], "scale": [...]}`` of the network's inputs, one-hot ones
+    0 and 1, or None when nothing is scaled: the standardisation part of ``preprocess``, kept
+    for readers of version 1 and ``anynet.onnx.to_onnx(preprocessing=True)``); ``split``
+    (``seed``, ``test_size``, ``train_rows``, ``test_rows``: which rows were held out).
 
-    n = ds.n_features
+    Version 1 had no ``preprocess``: its ``features`` were numeric columns, one network input
+    each, scaled by ``scaling``, and its classes numbers.
+    """
+    from .datasets import CsvDataset, TablePreprocessor
+
     classify = ds.task == "classification"
-    if isinstance(ds, CsvDataset):
-        target, classes = ds.target, [_number(c) for c in ds.classes]
-    else:  # named sets label their classes 0..k-1
+    if isinstance(ds, CsvDataset) and ds.preprocessor is not None:
+        pre, target, classes = ds.preprocessor, ds.target, [_class_label(c) for c in ds.classes]
+    else:  # named sets: numeric columns, classes 0..k-1
+        names = list(ds.feature_names) or [f"x{i}" for i in range(ds.n_features)]
+        pre = (TablePreprocessor.numeric(names) if ds.scaler is None
+               else TablePreprocessor.numeric(names, mean=ds.scaler.mean_, scale=ds.scaler.scale_))
         target, classes = "target", list(range(ds.n_classes)) if classify else []
+    mean, scale = pre.scaling()
     rows = len(ds.X_train) + len(ds.X_test)
     return {
         "version": CLI_METADATA_VERSION,
         "dataset": ds.name,
         "source": source,
         "task": ds.task,
-        "features": list(ds.feature_names) or [f"x{i}" for i in range(n)],
+        "features": pre.names,
+        "preprocess": pre.to_dict(),
         "target": target,
         "classes": classes,
-        "scaling": None if ds.scaler is None else {"mean": ds.scaler.mean_.tolist(),
-                                                   "scale": ds.scaler.scale_.tolist()},
+        "scaling": (None if np.all(mean == 0) and np.all(scale == 1)
+                    else {"mean": mean.tolist(), "scale": scale.tolist()}),
         "split": {"seed": seed, "test_size": round(len(ds.X_test) / rows, 6),
                   "train_rows": len(ds.X_train), "test_rows": len(ds.X_test)},
     }
@@ -167,6 +186,15 @@ def cli_metadata(ds: Any, source: str, *, seed: int | None) -> dict[str, Any]:
 
 def _number(v: float) -> int | float:
     return int(v) if float(v).is_integer() else float(v)
+
+
+def _class_label(c: Any) -> int | float | str:
+    """A class as stored and printed: a string as it is, a number as an int when whole."""
+    return c if isinstance(c, str) else _number(c)
+
+
+def _shown_classes(classes: Sequence[Any], k: int = 10) -> str:
+    return ", ".join(f"{_class_label(c)}" for c in classes[:k]) + (", …" if len(classes) > k else "")
 
 
 def _stored(model: Any, path: str) -> dict[str, Any] | None:
@@ -180,8 +208,9 @@ def _stored(model: Any, path: str) -> dict[str, Any] | None:
 
     if not isinstance(meta, dict) or not isinstance(meta.get("version"), int):
         raise bad("no version")
-    if meta["version"] > CLI_METADATA_VERSION:
-        raise UsageError(f"{path}: written by a newer anynet (command-line metadata version {meta['version']}, "
+    version = meta["version"]
+    if version > CLI_METADATA_VERSION:
+        raise UsageError(f"{path}: written by a newer anynet (command-line metadata version {version}, "
                          f"this one reads {CLI_METADATA_VERSION}); upgrade anynet")
     features = meta.get("features")
     if not (isinstance(features, list) and features and all(isinstance(f, str) for f in features)):
@@ -191,13 +220,26 @@ def _stored(model: Any, path: str) -> dict[str, Any] | None:
     if not isinstance(meta.get("target"), str) or not isinstance(meta.get("dataset"), str):
         raise bad("target or dataset")
     classes = meta.get("classes")
-    if not (isinstance(classes, list) and all(_is_number(c) for c in classes)
-            and (len(classes) >= 2) == (meta["task"] == "classification")):
+    text = version >= 2 and isinstance(classes, list) and all(isinstance(c, str) for c in classes)
+    if not (isinstance(classes, list) and (text or all(_is_number(c) for c in classes))
+            and len(set(classes)) == len(classes) and (len(classes) >= 2) == (meta["task"] == "classification")):
         raise bad("classes")
+    if version >= 2:
+        try:
+            pre = _preprocessor(meta)
+        except AnynetError as exc:
+            raise bad(f"preprocess: {exc}") from None
+        if pre.names != features:
+            raise bad("features differ from the preprocessed columns")
+        width = pre.n_features
+    else:
+        width = len(features)
+    if len(model.inputs) == 1 and sum(model.inputs.values()) != width:
+        raise bad(f"its columns make {width} inputs but the network takes {sum(model.inputs.values())}")
     scaling = meta.get("scaling")
     if scaling is not None:
         if not (isinstance(scaling, dict) and all(
-                isinstance(scaling.get(k), list) and len(scaling[k]) == len(features)
+                isinstance(scaling.get(k), list) and len(scaling[k]) == width
                 and all(_is_number(v) for v in scaling[k]) for k in ("mean", "scale"))):
             raise bad("scaling")
         if not all(v > 0 for v in scaling["scale"]):
@@ -209,15 +251,26 @@ def _stored(model: Any, path: str) -> dict[str, Any] | None:
     return meta
 
 
+def _preprocessor(meta: dict[str, Any]) -> Any:
+    """The TablePreprocessor that reads a CSV file's columns for the model (version 1: numeric
+    columns scaled by ``scaling``)."""
+    from .datasets import TablePreprocessor
+
+    if meta["version"] >= 2:
+        return TablePreprocessor.from_dict(meta.get("preprocess"))
+    scaling = meta["scaling"] or {}
+    return TablePreprocessor.numeric(meta["features"], mean=scaling.get("mean"), scale=scaling.get("scale"))
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
 
 
-def _require_stored(model: Any, path: str, what: str) -> dict[str, Any]:
+def _require_stored(model: Any, path: str, instead: str) -> dict[str, Any]:
     meta = _stored(model, path)
     if meta is None:
         raise UsageError(f"{path} was not written by anynet train (no metadata['cli']), so its input columns and "
-                         f"scaling are unknown; {what} it in Python with model.predict / model.evaluate")
+                         f"scaling are unknown; {instead}")
     return meta
 
 
@@ -226,12 +279,14 @@ def _listed(names: Sequence[str], k: int = 8) -> str:
     return shown + (f", … ({len(names)} in all)" if len(names) > k else "")
 
 
-def _read_inputs(path: str, meta: dict[str, Any], *, also: Sequence[str] = ()
-                 ) -> tuple[np.ndarray, list[str], list[list[str]]]:
-    """Feature matrix of a CSV file matched BY NAME to the model's stored features and scaled as in
-    training; ``also`` are columns the caller reads itself (not reported as unused). Columns the
-    model does not use are ignored, with a note on stderr."""
-    from .datasets.tables import numeric_columns, read_csv_table
+def _read_inputs(path: str, meta: dict[str, Any], *, also: Sequence[str] = (), handle_unknown: str | None = None
+                 ) -> tuple[np.ndarray, Any]:
+    """``(X, table)``: the network's inputs from a CSV file whose columns are matched BY NAME to
+    the model's stored features and preprocessed as in training, and the file's table of those
+    columns and of ``also``, columns the caller reads itself (not reported as unused). Columns
+    the model does not use are ignored, with a note on stderr."""
+    from .datasets import Table
+    from .datasets.tables import read_csv_table
 
     header, rows = read_csv_table(path)
     features: list[str] = meta["features"]
@@ -244,10 +299,8 @@ def _read_inputs(path: str, meta: dict[str, Any], *, also: Sequence[str] = ()
     if unused:
         print(f"note: {path}: ignoring column{'s' if len(unused) > 1 else ''} the model does not use: "
               f"{_listed(unused)}", file=sys.stderr)
-    X = numeric_columns(path, header, rows, features)
-    if meta["scaling"] is not None:
-        X = (X - np.asarray(meta["scaling"]["mean"])) / np.asarray(meta["scaling"]["scale"])
-    return X, header, rows
+    table = Table.from_rows(header, rows, where=path, columns=[*features, *(c for c in also if c in header)])
+    return _preprocessor(meta).transform(table, handle_unknown=handle_unknown), table
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -263,18 +316,24 @@ def _dataset(args: argparse.Namespace) -> tuple[Any, str]:
     if len(given) > 1:
         raise UsageError(f"give one of NAME, --csv PATH or --mnist DIR, not {' and '.join(given)}")
     if not args.csv:
-        for flag, value in (("--target", args.target), ("--task", args.task), ("--drop", args.drop)):
+        for flag, value in (("--target", args.target), ("--task", args.task), ("--drop", args.drop),
+                            ("--categorical", args.categorical), ("--dropna", args.dropna),
+                            ("--impute", args.impute), ("--handle-unknown", args.handle_unknown)):
             if value:
                 raise UsageError(f"{flag} applies to --csv files only")
     if args.csv:
         if not args.target:
             raise UsageError("--csv needs --target COLUMN (the column to predict)")
+        if args.dropna and args.impute:
+            raise UsageError("give --dropna (drop rows with missing values) or --impute (fill them in), not both")
         ds = datasets.load_csv(args.csv, args.target, seed=args.seed, task=args.task or "auto",
-                               drop=_flag_list(args.drop))
-        if args.task is None and not args.quiet:
-            what = (f"{ds.n_classes} classes: {', '.join(f'{_number(c)}' for c in ds.classes[:10])}"
-                    + (", …" if ds.n_classes > 10 else "") if ds.task == "classification" else "a quantity")
-            print(f"note: {args.target!r} taken as {ds.task} ({what}); choose with --task", file=sys.stderr)
+                               drop=_flag_list(args.drop),
+                               categorical=_flag_list(args.categorical) if args.categorical else "auto",
+                               missing="drop" if args.dropna else args.impute or "error",
+                               handle_unknown=args.handle_unknown or "error")
+        if not args.quiet:  # the summary's last line is the task
+            print(ds.summary() + (" (guessed from its values; choose with --task)" if args.task is None else ""),
+                  file=sys.stderr)
         return ds, "csv"
     if args.mnist:
         Xtr, ytr, Xte, yte = datasets.load_mnist(args.mnist, download_missing=args.download)
@@ -357,19 +416,44 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _targets(path: str, table: Any, column: str, meta: dict[str, Any]) -> np.ndarray:
+    """The scores' targets from a CSV column: class indices of the model's classes, or numbers.
+    A missing, unknown or (for numeric classes) fractional label is refused, naming its row."""
+    from .datasets.preprocess import is_missing, parse_numbers
+
+    cells = table[column]
+    absent = np.flatnonzero(is_missing(cells))
+    if absent.size:
+        raise UsageError(f"{table.where_row(int(absent[0]))}, column {column!r} has no value ({str(cells[absent[0]])!r})"
+                         "; every scored row needs one: fill it or remove the row")
+    classes = meta["classes"]
+    if meta["task"] == "classification" and all(isinstance(c, str) for c in classes):
+        names = np.asarray(classes, dtype=str)
+        order = np.argsort(names)  # the stored classes are sorted; a search needs them to be
+        pos = np.clip(np.searchsorted(names[order], cells), 0, len(names) - 1)
+        unknown = np.flatnonzero(names[order][pos] != cells)
+        if unknown.size:
+            i = int(unknown[0])
+            raise UsageError(f"{table.where_row(i)}, column {column!r}: label {str(cells[i])!r} is not one of the "
+                             f"model's classes {_shown_classes(classes)}")
+        return order[pos].astype(np.int64)
+    y = parse_numbers(table, column)[0]
+    return _labels(path, column, y, classes) if meta["task"] == "classification" else y
+
+
 def _labels(path: str, column: str, y: np.ndarray, classes: list[float]) -> np.ndarray:
     """Class indices of the labels ``y`` read from a file; fractional or unknown labels are refused
     (truncating 1.7 to class 1 would score a different question)."""
     fractional = np.flatnonzero(y != np.round(y))
     if fractional.size:
         raise UsageError(f"{path}: column {column!r} row {fractional[0] + 2}: {y[fractional[0]]:g} is not a class "
-                         f"label; the model's classes are {', '.join(f'{_number(c)}' for c in classes[:10])}")
+                         f"label; the model's classes are {_shown_classes(classes)}")
     known = np.asarray(classes, dtype=np.float64)
     index = np.clip(np.searchsorted(known, y), 0, len(known) - 1)
     unknown = np.flatnonzero(known[index] != y)
     if unknown.size:
         raise UsageError(f"{path}: column {column!r} row {unknown[0] + 2}: label {y[unknown[0]]:g} is not one of "
-                         f"the model's classes {', '.join(f'{_number(c)}' for c in classes[:10])}")
+                         f"the model's classes {_shown_classes(classes)}")
     return index.astype(np.int64)
 
 
@@ -377,13 +461,13 @@ def _labels(path: str, column: str, y: np.ndarray, classes: list[float]) -> np.n
 def _evaluate(args: argparse.Namespace) -> int:
     from . import datasets
     from .checkpoint import load
-    from .datasets.tables import numeric_columns
 
     model = load(args.checkpoint, backend=args.backend)
     meta = _stored(model, args.checkpoint)
     if args.data in datasets.LOADERS:
-        if args.target:
-            raise UsageError(f"--target applies to CSV files; {args.data} is a named data set")
+        for flag, value in (("--target", args.target), ("--handle-unknown", args.handle_unknown)):
+            if value:
+                raise UsageError(f"{flag} applies to CSV files; {args.data} is a named data set")
         own = meta is not None and meta["source"] != "csv" and meta["dataset"] == args.data
         if own:  # the rows held out when this model was trained, whatever --seed says
             seed = meta["split"]["seed"]
@@ -407,14 +491,12 @@ def _evaluate(args: argparse.Namespace) -> int:
                              f"{_listed(meta['features'])}")
         X, y = ds.X_test, ds.y_test
     else:
-        meta = _require_stored(model, args.checkpoint, "evaluate")
+        meta = _require_stored(model, args.checkpoint, "evaluate it in Python with model.evaluate")
         target = args.target or meta["target"]
-        X, header, rows = _read_inputs(args.data, meta, also=[target])
-        if target not in header:
+        X, table = _read_inputs(args.data, meta, also=[target], handle_unknown=args.handle_unknown)
+        if target not in table.columns:
             raise UsageError(f"{args.data}: no column {target!r} to score against; name it with --target COLUMN")
-        y = numeric_columns(args.data, header, rows, [target])[:, 0]
-        if meta["task"] == "classification":
-            y = _labels(args.data, target, y, meta["classes"])
+        y = _targets(args.data, table, target, meta)
         scored_on = f"all {len(X)} rows of {args.data}"
         if meta["source"] == "csv" and Path(args.data).name == Path(meta["dataset"]).name:
             scored_on += " (the training file: its training rows are included)"
@@ -428,13 +510,14 @@ def _predict(args: argparse.Namespace) -> int:
     from .checkpoint import load
 
     model = load(args.checkpoint, backend=args.backend)
-    meta = _require_stored(model, args.checkpoint, "predict with")
-    X, _, _ = _read_inputs(args.input, meta)
+    meta = _require_stored(model, args.checkpoint, "predict with it in Python with model.predict")
+    X, _ = _read_inputs(args.input, meta, handle_unknown=args.handle_unknown)
     out = Path(args.output) if args.output else Path(args.input).with_suffix(".predictions.csv")
     if meta["task"] == "classification":
         proba = np.asarray(model.predict_proba(X))
-        classes = [_number(c) for c in meta["classes"]]
-        header = ["class"] + [f"p{c}" for c in classes]
+        classes = [_class_label(c) for c in meta["classes"]]
+        # numeric classes: p1, p3; class names: p_Adelie
+        header = ["class"] + [f"p_{c}" if isinstance(c, str) else f"p{c}" for c in classes]
         body = [[classes[int(row.argmax())]] + [f"{p:.6g}" for p in row] for row in proba]
     else:
         pred = np.asarray(model.predict(X))
@@ -445,6 +528,43 @@ def _predict(args: argparse.Namespace) -> int:
         w.writerow(header)
         w.writerows(body)
     print(f"wrote {len(X)} predictions to {out}")
+    return 0
+
+
+#: how a classifier's outputs become probabilities in ONNX, by the name of the loss it was trained with
+PROBA_OF_LOSS = {"softmax_cross_entropy": "softmax", "bce_logits": "sigmoid", "bce": "identity"}
+
+
+@command("export")
+def _export(args: argparse.Namespace) -> int:
+    from .checkpoint import load
+    from .datasets.preprocess_onnx import with_preprocessing
+    from .fileformat import atomic_write
+
+    model = load(args.checkpoint)
+    meta = _require_stored(model, args.checkpoint, "export the network alone in Python with anynet.onnx.export")
+    pre = _preprocessor(meta)
+    proba = "softmax"
+    if meta["task"] == "classification":
+        loss = model.train_state.loss
+        name = getattr(loss, "name", None)
+        if name not in PROBA_OF_LOSS:
+            raise UsageError(f"{args.checkpoint}: trained with the loss {name!r}, whose probabilities have no ONNX form "
+                             f"here (known: {', '.join(PROBA_OF_LOSS)})")
+        proba = PROBA_OF_LOSS[name]
+    try:
+        from . import onnx as anynet_onnx
+
+        network = anynet_onnx.to_onnx(model, **({} if args.opset is None else {"opset": args.opset}))
+        proto = with_preprocessing(network, pre, task=meta["task"], proba=proba, handle_unknown=args.handle_unknown,
+                                   classes=[_class_label(c) for c in meta["classes"]])
+    except ImportError as exc:
+        raise UsageError(f"anynet export needs the onnx package ({exc}); install it with pip install onnx") from None
+    atomic_write(args.output, [proto.SerializeToString()])
+    kinds = [s.kind for s in pre.specs]
+    outputs = ", ".join(o.name for o in proto.graph.output)
+    print(f"wrote {args.output}: {len(kinds)} inputs, one per column ({kinds.count('numeric')} numeric, "
+          f"{kinds.count('categorical')} categorical as strings), each of shape (batch, 1); outputs: {outputs}")
     return 0
 
 
@@ -481,18 +601,24 @@ def _info(args: argparse.Namespace) -> int:
     print(info_text())
     return 0
 
+
+_UNKNOWN_HELP = "a category the model was not trained on: an error or all zeros (default: as trained)"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit code 2, as argparse does, minus the usage dump
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 
 def build_parser() -> argparse.ArgumentParser:
+    from .datasets.preprocess import AUTO_MAX_CATEGORIES
+
     parser = _Parser(prog="anynet", description="Fully-connected networks on NumPy, CuPy, PyTorch or JAX.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train a network and write a checkpoint, metrics and plots")
     t.add_argument("dataset", nargs="?",
                    help="digits, diabetes, planar, comparison, gender, moons, circles, spirals, xor, mnist")
-    t.add_argument("--csv", help="a numeric CSV file with a header")
+    t.add_argument("--csv", help="a CSV file with a header: numbers, text (classes, categories), missing cells")
     t.add_argument("--target", help="the CSV column to predict")
     t.add_argument("--task", choices=["classification", "regression"],
                    help="with --csv: what the target is (default: guessed; whole numbers 0..k-1 with k ≤ 20 "
@@ -500,6 +626,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "anything else must be chosen)")
     t.add_argument("--drop", action="append", metavar="COL[,COL...]",
                    help="with --csv: columns that are not features (comma-separated, repeatable)")
+    t.add_argument("--categorical", action="append", metavar="COL[,COL...]",
+                   help="with --csv: the columns to one-hot encode, every other must be numbers (default: text "
+                        f"columns with at most {AUTO_MAX_CATEGORIES} distinct values that repeat)")
+    t.add_argument("--dropna", action="store_true",
+                   help="with --csv: drop rows with missing cells (empty, NA, NaN, null); default: refuse them")
+    t.add_argument("--impute", choices=["median", "mean", "most_frequent"],
+                   help="with --csv: fill missing cells with the training rows' value of the column (text columns: "
+                        "the most frequent category); predict fills them the same way")
+    t.add_argument("--handle-unknown", choices=["error", "ignore"],
+                   help="with --csv: a category predict meets that training did not: an error (default) or all zeros")
     t.add_argument("--mnist", metavar="DIR", help="a folder holding the four MNIST IDX files")
     t.add_argument("--download", action="store_true",
                    help="with --mnist: fetch missing files into DIR (SHA-256 checked)")
@@ -525,6 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(every row is scored)")
     e.add_argument("--target", help="with a CSV file: the label column (default: the one trained on)")
     e.add_argument("--backend")
+    e.add_argument("--handle-unknown", choices=["error", "ignore"], help=_UNKNOWN_HELP)
     e.add_argument("--seed", type=int, help="split seed of a named data set the model was not trained on "
                                             "(default: the stored one, else 0)")
     p = sub.add_parser("predict", help="write a checkpoint's predictions for a CSV file")
@@ -533,6 +670,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  "(other columns are ignored)")
     p.add_argument("--output")
     p.add_argument("--backend")
+    p.add_argument("--handle-unknown", choices=["error", "ignore"], help=_UNKNOWN_HELP)
+    x = sub.add_parser("export", help="write a checkpoint as an ONNX model that reads raw CSV columns")
+    x.add_argument("checkpoint", help="written by anynet train")
+    x.add_argument("output", help="the .onnx file to write")
+    x.add_argument("--opset", type=int, help="ONNX opset (default: anynet.onnx's, 17)")
+    x.add_argument("--handle-unknown", choices=["error", "ignore"],
+                   help="an unknown category gives NaN outputs (error) or all zeros (ignore); default: as trained")
     c = sub.add_parser("check", help="cross-backend gradient check on this machine's backends")
     c.add_argument("--backends", help="comma-separated (default: all known)")
     sub.add_parser("info", help="versions, usable backends and their devices")

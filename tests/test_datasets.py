@@ -127,6 +127,116 @@ def test_csv_duplicate_column_names(tmp_path):
         load_csv(_csv(tmp_path, "a,b,a,y\n1,2,3,4\n5,6,7,8\n"), "y")
 
 
+def _table_csv(tmp_path, n=60, missing=True):
+    """A table with a text target, two text features and (optionally) missing cells."""
+    g = np.random.default_rng(0)
+    rows = ["kind,colour,size,shape,weight"]
+    for i in range(n):
+        kind = ["cat", "dog"][i % 2]
+        weight = "NA" if missing and i % 10 == 3 else f"{4 + 20 * (i % 2) + g.normal():.2f}"
+        colour = "" if missing and i % 15 == 4 else ["red", "blue", "green"][i % 3]
+        rows.append(f"{kind},{colour},{['S', 'M', 'L'][(i // 2) % 3]},{['round', 'long'][i % 4 // 2]},{weight}")
+    return _csv(tmp_path, "\n".join(rows), "animals.csv")
+
+
+def test_csv_text_target_and_categorical_features(tmp_path):
+    ds = load_csv(_table_csv(tmp_path, missing=False), "kind")
+    assert ds.task == "classification" and ds.classes == ["cat", "dog"] and ds.n_classes == 2
+    assert ds.columns == ["colour", "size", "shape", "weight"]
+    assert ds.feature_names == ["colour=blue", "colour=green", "colour=red", "size=L", "size=M", "size=S",
+                                "shape=long", "shape=round", "weight"]
+    assert ds.X_train.shape == (42, 9) and ds.X_train.dtype == np.float32
+    assert set(np.unique(ds.X_train[:, :8])) == {0.0, 1.0} and np.all(ds.X_train[:, :8].sum(1) == 3)
+    np.testing.assert_allclose(ds.X_train[:, 8].mean(), 0, atol=1e-5)  # numbers standardised, one-hot kept 0/1
+    pre = ds.preprocessor
+    assert pre.names == ds.columns and pre.feature_names == ds.feature_names
+    with pytest.raises(InputError, match="column 'kind' holds text .*task='classification'"):
+        load_csv(_table_csv(tmp_path, missing=False), "kind", task="regression")
+    ds = load_csv(_table_csv(tmp_path, missing=False), "kind", categorical=["colour", "size", "shape"])
+    assert ds.n_features == 9
+    with pytest.raises(InputError, match=r"row 2, column 'shape': 'round' is not a number; if 'shape' holds "
+                                         r"categories, name it in categorical="):
+        load_csv(_table_csv(tmp_path, missing=False), "kind", categorical=["colour", "size"])
+
+
+def test_csv_missing_cells_error_drop_or_fill(tmp_path):
+    path = _table_csv(tmp_path)
+    with pytest.raises(InputError, match=r"10 of 60 rows have missing values .* in columns 'colour' \(4 rows\), "
+                                         r"'weight' \(6 rows\); the first is row 5, column 'weight'.*--dropna"):
+        load_csv(path, "kind")
+    ds = load_csv(path, "kind", missing="drop")
+    assert ds.rows_read == 60 and ds.rows_dropped == 10 and len(ds.X_train) + len(ds.X_test) == 50
+    assert "60 rows, 10 dropped for missing values; 50 used: 35 to train, 15 to test" in ds.summary()
+    for mode in ("median", "mean", "most_frequent"):
+        ds = load_csv(path, "kind", missing=mode, standardize=False)
+        assert ds.rows_dropped == 0 and ds.filled == {"colour": 4, "weight": 6}
+        spec = {s.name: s for s in ds.preprocessor.specs}
+        assert spec["colour"].fill in ("blue", "green", "red") and np.isfinite(ds.X_train).all()
+        # the fill is the training rows' statistic: the weights of training rows, filled cells among them
+        weights = ds.X_train[:, -1]
+        filled = weights == np.float32(spec["weight"].fill)
+        observed = weights[~filled].astype(np.float64)
+        want = {"median": np.median, "mean": np.mean}.get(mode)
+        if want is not None:
+            assert spec["weight"].fill == pytest.approx(want(observed), rel=1e-6)
+        assert "missing cells filled in" in ds.summary()
+    with pytest.raises(ValueError, match="missing must be one of 'error', 'drop', 'median'"):
+        load_csv(path, "kind", missing="zero")
+    with pytest.raises(ValueError, match="handle_unknown must be 'error' or 'ignore'"):
+        load_csv(path, "kind", handle_unknown="skip")
+
+
+def test_infinite_numbers_count_as_missing(tmp_path):
+    path = _csv(tmp_path, "a,b,y\n1,2,0\n2,inf,1\n3,4,0\n4,5,1\n5,6,0\n6,-Infinity,1\n")
+    with pytest.raises(InputError, match=r"2 of 6 rows have missing values \(cells that are empty, NA, null, NaN or "
+                                         r"infinite\) in column 'b'"):
+        load_csv(path, "y")
+    assert load_csv(path, "y", missing="drop").rows_dropped == 2
+
+
+@pytest.mark.parametrize("cells,pattern", [
+    ([f"id{i}" for i in range(20)], "differs in every one of its 20 rows"),
+    ([f"c{i % 60}" for i in range(120)], "60 distinct values, more than the 50 categories"),
+    (["red", "2", "blue", "red"], "'red' is not a number, while other cells of the column are numbers"),
+])
+def test_csv_auto_categories_refuse_identifiers_free_text_and_typos(tmp_path, cells, pattern):
+    text = "c,y\n" + "".join(f"{c},{i % 2}\n" for i, c in enumerate(cells))
+    with pytest.raises(InputError, match=pattern):
+        load_csv(_csv(tmp_path, text), "y")
+
+
+def test_table_preprocessor_fits_on_training_rows_and_round_trips_through_json():
+    import json
+
+    from anynet.datasets import Table, TablePreprocessor
+
+    t = Table.from_rows(["x", "c"], [["1", "a"], ["2", "b"], ["NA", "a"], ["10", "c"], ["null", ""]])
+    pre = TablePreprocessor(missing="median").fit(t.take([0, 1, 2]), vocabulary=t)
+    spec = {s.name: s for s in pre.specs}
+    assert spec["x"].fill == 1.5 and spec["c"].fill == "a" and spec["c"].categories == ["a", "b", "c"]
+    # standardised on the training rows with the filled cell: 1, 2, 1.5
+    assert spec["x"].mean == pytest.approx(1.5) and spec["x"].scale == pytest.approx(np.std([1, 2, 1.5]))
+    again = TablePreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    np.testing.assert_array_equal(again.transform(t), pre.transform(t))
+    X = pre.transform(t)
+    np.testing.assert_allclose(X[3], [(10 - 1.5) / spec["x"].scale, 0, 0, 1])
+    np.testing.assert_allclose(X[4], [0, 1, 0, 0])
+    unknown = Table.from_rows(["c", "x"], [["a", "3"], ["z", "4"]], where="new.csv")
+    with pytest.raises(InputError, match=r"new.csv: row 3, column 'c': 'z' is not one of the 3 categories"):
+        pre.transform(unknown)
+    np.testing.assert_allclose(pre.transform(unknown, handle_unknown="ignore")[1, 1:], [0, 0, 0])
+    strict = TablePreprocessor(missing="drop").fit(t.take([0, 1, 3]), vocabulary=t)
+    with pytest.raises(InputError, match=r"row 4, column 'x' is missing \('NA'\).*missing='drop'"):
+        strict.transform(t)
+    assert list(strict.missing_rows(t)) == [False, False, True, False, True]
+    with pytest.raises(InputError, match=r"fill 'q' is not one of its categories"):
+        TablePreprocessor.from_dict({**pre.to_dict(), "columns": [{"name": "c", "kind": "categorical",
+                                                                    "categories": ["a"], "fill": "q"}]})
+    with pytest.raises(InputError, match="disagrees with missing='median'"):
+        TablePreprocessor.from_dict({**pre.to_dict(), "columns": [{"name": "x", "kind": "numeric", "fill": None,
+                                                                    "mean": 0.0, "scale": 1.0}]})
+
+
 def test_every_named_data_set_names_its_features():
     for name in (n for n in datasets.LOADERS if n != "mnist"):
         ds = datasets.load(name)

@@ -1,5 +1,9 @@
 """Data sets: the source documents' generators, toy sets, scikit-learn tables, CSV and MNIST.
 
+CSV tables may hold text (class names, categories) and missing cells: ``load_csv`` reads them
+through a :class:`TablePreprocessor` (one-hot encoding, imputation, standardisation), the same
+one ``anynet train --csv`` stores in its checkpoints.
+
 Every generator takes an explicit seed. ``load(name)`` returns a :class:`Dataset` split ready
 for training (the ``anynet train`` command uses it).
 
@@ -19,6 +23,7 @@ import numpy as np
 from ..errors import InputError
 from .base import Dataset, Standardizer, train_test_split
 from .mnist import DatasetError, load_mnist, read_idx
+from .preprocess import Table, TablePreprocessor
 from .synthetic import GENDER_NEW, circles, comparison, gender, moons, planar_flower, spirals, xor
 from .tables import CsvDataset, diabetes, digits, load_csv
 
@@ -67,6 +72,6 @@ def load(name: str, *, seed: int = 0) -> Dataset:
     return LOADERS[name](seed=seed)
 
 
-__all__ = ["CsvDataset", "Dataset", "DatasetError", "GENDER_NEW", "LOADERS", "MNIST_FEATURES", "Standardizer",
-           "circles", "comparison", "diabetes", "digits", "gender", "load", "load_csv", "load_mnist", "moons",
-           "planar_flower", "read_idx", "spirals", "train_test_split", "xor"]
+__all__ = ["GENDER_NEW", "LOADERS", "MNIST_FEATURES", "CsvDataset", "Dataset", "DatasetError", "Standardizer", "Table",
+           "TablePreprocessor", "circles", "comparison", "diabetes", "digits", "gender", "load", "load_csv",
+           "load_mnist", "moons", "planar_flower", "read_idx", "spirals", "train_test_split", "xor"]

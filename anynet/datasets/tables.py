@@ -1,4 +1,5 @@
-"""Numeric tables: CSV files with a header, and scikit-learn's bundled digits and diabetes."""
+"""Tables: CSV files with a header (numbers, categories, missing cells), and scikit-learn's
+bundled digits and diabetes."""
 
 from __future__ import annotations
 
@@ -6,11 +7,22 @@ import csv
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
 from .base import Dataset, Standardizer, train_test_split
+from .preprocess import (
+    IMPUTE_MODES,
+    Table,
+    TablePreprocessor,
+    column_kinds,
+    is_missing,
+    missing_message,
+    not_numbers,
+    parse_numbers,
+)
 
 #: ``task="auto"`` takes a target for class labels only when it holds the indices 0..k-1 with k at most this
 GUESSED_CLASSES = 20
@@ -25,16 +37,52 @@ MAX_CLASSES = 1000
 class CsvDataset(Dataset):
     """A :class:`Dataset` read from a CSV file, with what a checkpoint needs to read new files alike.
 
-    Attributes (besides Dataset's):
+    Attributes (besides Dataset's, whose ``feature_names`` are the network's inputs):
         target: the name of the predicted column.
-        classes: for classification, the original label of each class index (sorted); else empty.
+        classes: for classification, the original label of each class index (sorted numbers, or
+            sorted strings for a text target); else empty.
         test_size, seed: how the rows were split.
+        columns: the raw feature columns, in the file's order.
+        preprocessor: the fitted TablePreprocessor that made the inputs from those columns.
+        rows_read, rows_dropped: rows in the file, and rows left out for missing values.
+        filled: {column: number of missing cells filled in} (with an impute mode).
     """
 
     target: str = ""
-    classes: list[float] = field(default_factory=list)
+    classes: list[Any] = field(default_factory=list)
     test_size: float = 0.3
     seed: int = 0
+    columns: list[str] = field(default_factory=list)
+    preprocessor: TablePreprocessor | None = None
+    rows_read: int = 0
+    rows_dropped: int = 0
+    filled: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """A few lines: rows used and dropped, features, missing values filled, task and classes."""
+        used = self.rows_read - self.rows_dropped
+        lines = [f"{self.name}: {self.rows_read} rows"
+                 + (f", {self.rows_dropped} dropped for missing values" if self.rows_dropped else "")
+                 + f"; {used} used: {len(self.X_train)} to train, {len(self.X_test)} to test"]
+        if self.preprocessor is not None:
+            lines.append(f"features: {self.preprocessor.describe()}")
+            if self.filled:
+                cells = ", ".join(f"{n!r} {k} cell{'s' if k > 1 else ''}" for n, k in self.filled.items())
+                how = self.preprocessor.missing.replace("_", " ")
+                lines.append(f"missing cells filled in (numbers: the training rows' {how}; categories: the most "
+                             f"frequent): {cells}")
+        if self.task == "classification":
+            shown = ", ".join(f"{_label(c)}" for c in self.classes[:10]) + (", …" if len(self.classes) > 10 else "")
+            lines.append(f"target {self.target!r}: classification, {self.n_classes} classes: {shown}")
+        else:
+            lines.append(f"target {self.target!r}: regression")
+        return "\n".join(lines)
+
+
+def _label(c: Any) -> str:
+    if isinstance(c, float):
+        return str(int(c)) if c.is_integer() else f"{c:g}"
+    return str(c)
 
 
 def read_csv_table(path: str | os.PathLike, *, min_rows: int = 1) -> tuple[list[str], list[list[str]]]:
@@ -148,20 +196,39 @@ def guess_task(y: np.ndarray, *, where: str, column: str) -> str:
 
 
 def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, seed: int = 0,
-             task: str = "auto", standardize: bool = True, drop: Iterable[str] = ()) -> CsvDataset:
-    """A numeric CSV with a header row and a named target column, split and standardised.
+             task: str = "auto", standardize: bool = True, drop: Iterable[str] = (),
+             categorical: str | Iterable[str] = "auto", missing: str = "error",
+             handle_unknown: str = "error") -> CsvDataset:
+    """A CSV table with a header row and a named target column, split, encoded and standardised.
 
     Arguments:
-        path: the file; every used cell must be a number (a bad cell raises InputError naming its
-            row and column). Dropped columns are not read, so they may hold text (ids, names).
-        target: the column to predict.
-        task: ``"classification"`` (whole-number labels; the sorted distinct labels become classes
-            0..k-1, kept in ``classes``), ``"regression"``, or ``"auto"``: class indices 0..k-1 with
+        path: the file. Dropped columns are not read, so they may hold anything (ids, notes).
+        target: the column to predict: numbers, or text (class names: classification).
+        task: ``"classification"`` (whole-number labels, whose sorted distinct values become
+            classes 0..k-1 kept in ``classes``; or text labels, kept as sorted strings),
+            ``"regression"``, or ``"auto"``: a text target is classes; class indices 0..k-1 with
             k ≤ GUESSED_CLASSES are classes, fractional values or more than AMBIGUOUS_CLASSES
             distinct whole numbers are quantities, and anything in between (years, ratings 1..5)
             raises InputError asking for an explicit task.
         drop: columns that are not features.
-        standardize: fit a Standardizer on the training part only and apply it to both parts.
+        categorical: ``"auto"``: a feature column of text is one-hot encoded when it has at most
+            AUTO_MAX_CATEGORIES distinct values and repeats one (see
+            :func:`~anynet.datasets.preprocess.column_kinds`); or the names of the categorical
+            columns (every other must be numbers).
+        missing: what to do with missing cells (empty, ``NA``, ``NaN``, ``null`` in any case, and
+            infinite numbers): ``"error"`` (InputError saying how many rows and which columns),
+            ``"drop"`` the rows, or fill them with the training rows' ``"median"``, ``"mean"`` or
+            ``"most_frequent"`` value (categorical columns: the most frequent category). Rows
+            without a target are dropped when filling, since a target cannot be filled in.
+        handle_unknown: a category a later table has that the file had not: ``"error"`` or
+            ``"ignore"`` (all zeros). Kept in ``preprocessor``.
+        standardize: scale numeric columns on the training part only.
+
+    Returns:
+        a :class:`CsvDataset` whose ``preprocessor`` (a fitted
+        :class:`~anynet.datasets.preprocess.TablePreprocessor`) turns new rows into inputs the
+        same way; ``feature_names`` are the inputs (``"col=category"`` for one-hot ones),
+        ``columns`` the raw feature columns.
 
     Example:
         >>> import tempfile, pathlib
@@ -170,9 +237,16 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
         >>> ds = load_csv(p, "label", task="classification", drop=["id"])
         >>> ds.feature_names, ds.classes, ds.n_classes
         (['a'], [1.0, 3.0], 2)
+        >>> _ = p.write_text("size,colour,kind\\n" + "".join(f"{i},{'red' if i % 3 else 'NA'},{'ab'[i % 2]}\\n"
+        ...                                                  for i in range(10)))
+        >>> ds = load_csv(p, "kind", missing="most_frequent")
+        >>> ds.columns, ds.feature_names, ds.classes
+        (['size', 'colour'], ['size', 'colour=red'], ['a', 'b'])
     """
     if task not in ("auto", "classification", "regression"):
         raise InputError(f"load_csv: task must be 'auto', 'classification' or 'regression', got {task!r}")
+    # checked before the file is read, as the preprocessor would only check them after
+    TablePreprocessor(categorical=categorical, missing=missing, handle_unknown=handle_unknown)
     header, rows = read_csv_table(path, min_rows=2)
     if target not in header:
         raise InputError(f"{path}: no column {target!r}; columns: {', '.join(header)}")
@@ -186,16 +260,76 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
     names = [h for h in header if h != target and h not in drop]
     if not names:
         raise InputError(f"{path}: no feature columns left besides the target {target!r}")
-    y = numeric_columns(path, header, rows, [target])[:, 0]
-    X = numeric_columns(path, header, rows, names)
-    if task == "auto":
-        task = guess_task(y, where=str(path), column=target)
-    classes: list[float] = []
-    if task == "classification":
-        y, classes = class_labels(y, where=str(path), column=target)
-    ds = _split(X, y, task, names, str(path), test_size, seed, standardize)
-    return CsvDataset(ds.X_train, ds.y_train, ds.X_test, ds.y_test, ds.task, len(classes), ds.feature_names,
-                      ds.name, ds.scaler, target=target, classes=classes, test_size=test_size, seed=seed)
+    if not isinstance(categorical, str) and target in categorical:
+        raise InputError(f"{path}: categorical names the target {target!r}; it is not a feature (choose its task "
+                         "with task=)")
+    table = Table.from_rows(header, rows, where=str(path), columns=[*names, target])
+    kinds = column_kinds(table, names, categorical)
+    y_text, y_values, y_missing = _target(table, target, task)
+    masks = {n: (parse_numbers(table, n)[1] if kinds[n] == "numeric" else is_missing(table[n])) for n in names}
+    masks[target] = y_missing
+    incomplete = np.logical_or.reduce(list(masks.values()))
+    if missing == "error" and incomplete.any():
+        raise InputError(missing_message(table, masks))
+    dropped = incomplete if missing == "drop" else y_missing
+    keep = np.flatnonzero(~dropped)
+    if len(keep) < 2:
+        raise InputError(f"{path}: {len(keep)} of {len(table)} rows are left once rows with missing values are "
+                         "dropped; training needs at least 2")
+    kept = table.take(keep)
+    where = str(path)
+    classes: list[Any] = []
+    if y_text is not None:
+        y_text = y_text[keep]
+        if task == "regression":
+            raise InputError(f"{path}: column {target!r} holds text ({str(y_text[0])!r}), not quantities to regress; "
+                             "use task='classification' (--task classification) or another target")
+        task = "classification"
+        names_, y = np.unique(y_text, return_inverse=True)
+        if not 2 <= len(names_) <= MAX_CLASSES:
+            raise InputError(f"{where}: column {target!r} has {len(names_)} distinct labels; classification needs "
+                             f"2 to {MAX_CLASSES}")
+        y, classes = y.astype(np.int64).reshape(-1), [str(c) for c in names_]
+    else:
+        y = y_values[keep]
+        if task == "auto":
+            task = guess_task(y, where=where, column=target)
+        if task == "classification":
+            y, classes = class_labels(y, where=where, column=target)
+    y = y.astype(np.int64) if task == "classification" else y.astype(np.float32)
+    train, test, y_train, y_test = train_test_split(np.arange(len(kept)), y, test_size=test_size, seed=seed,
+                                                    stratify=task == "classification")
+    pre = TablePreprocessor(categorical=[n for n in names if kinds[n] == "categorical"], missing=missing,
+                            handle_unknown=handle_unknown, standardize=standardize)
+    train_table = kept.take(train)
+    pre.fit(train_table, names, vocabulary=kept)
+    X_train = pre.transform(train_table).astype(np.float32)
+    X_test = pre.transform(kept.take(test)).astype(np.float32)
+    scaler = None
+    if standardize:
+        scaler = Standardizer()
+        scaler.mean_, scaler.scale_ = pre.scaling()
+    filled = {n: int(masks[n][keep].sum()) for n in names} if missing in IMPUTE_MODES else {}
+    return CsvDataset(X_train, y_train, X_test, y_test, task, len(classes), pre.feature_names, where, scaler,
+                      target=target, classes=classes, test_size=test_size, seed=seed, columns=list(names),
+                      preprocessor=pre, rows_read=len(table), rows_dropped=int(dropped.sum()),
+                      filled={n: k for n, k in filled.items() if k})
+
+
+def _target(table: Table, target: str, task: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """``(text, values, missing)`` of the target column: text labels (values unused) when no cell
+    is a number, else the numbers (a cell that is not one raises InputError)."""
+    cells = table[target]
+    missing = is_missing(cells)
+    present = cells[~missing]
+    try:
+        present.astype(np.float64)
+    except ValueError:
+        if len(np.unique(present)) > len(not_numbers(present)):
+            parse_numbers(table, target)  # raises, naming the first cell that is not a number
+        return cells, np.zeros(len(cells)), missing
+    values, missing = parse_numbers(table, target)
+    return None, values, missing
 
 
 def _split(X, y, task, names, name, test_size, seed, standardize) -> Dataset:

@@ -1,0 +1,556 @@
+"""Turning a table's text cells into a network's inputs: missing cells, categories, scaling.
+
+A :class:`Table` holds a CSV file's cells as text, column by column. A
+:class:`TablePreprocessor` learns from training rows how to turn a table into the float matrix
+a network reads, and does it the same way for any later table:
+
+- **numeric columns** become one input each, standardised ``(x - mean) / scale`` with the mean
+  and standard deviation of the training rows;
+- **categorical columns** (text) become one 0/1 input per category (one-hot), in the sorted
+  order of the categories; a value the preprocessor has not seen is an error, or all zeros
+  with ``handle_unknown="ignore"``;
+- **missing cells** (empty, ``NA``, ``NaN``, ``null`` in any case, and infinite numbers) are
+  filled with the training rows' median, mean or most frequent value of the column, or refused
+  (``missing="error"`` or ``"drop"``: the caller drops such rows before fitting). A categorical
+  column is always filled with its most frequent category.
+
+It is saved as a JSON-able dict (:meth:`TablePreprocessor.to_dict` / :meth:`~TablePreprocessor.from_dict`):
+``anynet train --csv`` stores it in the checkpoint, and ``load_csv`` uses the same object, so
+the command line and the Python API read tables alike.
+
+Example:
+    >>> t = Table.from_rows(["size", "colour"], [["1.5", "red"], ["NA", "blue"], ["3.5", "red"]])
+    >>> pre = TablePreprocessor(missing="median", standardize=False).fit(t)
+    >>> pre.feature_names
+    ['size', 'colour=blue', 'colour=red']
+    >>> pre.transform(t)
+    array([[1.5, 0. , 1. ],
+           [2.5, 1. , 0. ],
+           [3.5, 0. , 1. ]])
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+
+#: cells that mean "no value" (compared after removing surrounding spaces, in any case)
+MISSING_TOKENS = ("", "na", "nan", "null")
+#: what ``missing=`` accepts: refuse, drop the rows (done by the caller), or fill in a value
+MISSING_MODES = ("error", "drop", "median", "mean", "most_frequent")
+#: the ``missing=`` modes that fill cells in (learned on the training rows)
+IMPUTE_MODES = ("median", "mean", "most_frequent")
+#: what ``handle_unknown=`` accepts for a category not seen in training
+HANDLE_UNKNOWN = ("error", "ignore")
+#: ``categorical="auto"`` one-hot encodes a text column only with at most this many distinct values
+AUTO_MAX_CATEGORIES = 50
+
+_MISSING_WORDS = "empty, NA, null, NaN or infinite"
+
+
+def _listed(values: Sequence[Any], k: int = 6) -> str:
+    shown = ", ".join(map(repr, values[:k]))
+    return shown + (f", … ({len(values)} in all)" if len(values) > k else "")
+
+
+# -- the cells ---------------------------------------------------------------------------------------
+class Table:
+    """A table's cells as text, column by column, with surrounding spaces removed.
+
+    Arguments:
+        columns: ``{name: cells}``, every cells a 1-D sequence of strings of the same length.
+        row_numbers: the file's row number of each row, for messages (default 2, 3, …: the
+            header is row 1).
+        where: what the table is (a file name), for messages.
+
+    Build one from a CSV file's rows with :meth:`from_rows`; :meth:`take` selects rows.
+    """
+
+    def __init__(self, columns: Mapping[str, Sequence[str] | np.ndarray], *, row_numbers: Any = None,
+                 where: str = "table") -> None:
+        self.where = where
+        self.columns: dict[str, np.ndarray] = {}
+        n = None
+        for name, cells in columns.items():
+            a = np.strings.strip(np.asarray(cells, dtype=str).reshape(-1))
+            if n is not None and len(a) != n:
+                raise InputError(f"{where}: column {name!r} has {len(a)} cells, the others {n}")
+            n = len(a)
+            self.columns[str(name)] = a
+        n = 0 if n is None else n
+        self.row_numbers = (np.arange(2, n + 2) if row_numbers is None
+                            else np.asarray(row_numbers, dtype=np.int64).reshape(-1))
+        if len(self.row_numbers) != n:
+            raise InputError(f"{where}: {len(self.row_numbers)} row numbers for {n} rows")
+
+    @classmethod
+    def from_rows(cls, header: Sequence[str], rows: Sequence[Sequence[str]], *, where: str = "table",
+                  columns: Iterable[str] | None = None) -> Table:
+        """The table of ``rows`` (lists of cells in ``header``'s order), keeping ``columns`` (default all)."""
+        keep = list(header) if columns is None else list(columns)
+        index = {h: j for j, h in enumerate(header)}
+        missing = [c for c in keep if c not in index]
+        if missing:
+            raise InputError(f"{where}: no column {_listed(missing)}; columns: {', '.join(header)}")
+        by_column = list(zip(*rows)) if rows else [()] * len(header)
+        return cls({c: np.asarray(by_column[index[c]], dtype=str) for c in keep}, where=where,
+                   row_numbers=np.arange(2, len(rows) + 2))
+
+    def __len__(self) -> int:
+        return len(self.row_numbers)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    def take(self, index: Any) -> Table:
+        """The rows at ``index`` (integer indices or a boolean mask), with their row numbers."""
+        return Table({k: v[index] for k, v in self.columns.items()}, row_numbers=self.row_numbers[index],
+                     where=self.where)
+
+    def where_row(self, i: int) -> str:
+        """``"<where>: row <file row number>"`` of the i-th row, for messages."""
+        return f"{self.where}: row {int(self.row_numbers[i])}"
+
+
+def is_missing(cells: np.ndarray) -> np.ndarray:
+    """Boolean mask of the cells that are empty, NA, NaN or null (any case, spaces stripped)."""
+    cells = np.asarray(cells, dtype=str)
+    return np.isin(np.strings.lower(np.strings.strip(cells)), MISSING_TOKENS)
+
+
+def not_numbers(cells: np.ndarray) -> set[str]:
+    """The distinct cells that do not parse as numbers."""
+    bad = set()
+    for v in np.unique(cells):  # distinct values only, and only on the error path
+        try:
+            float(v)
+        except ValueError:
+            bad.add(str(v))
+    return bad
+
+
+def parse_numbers(table: Table, name: str, *, hint: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """``(values, missing)`` of a numeric column: float64 with NaN where ``missing`` (a missing
+    cell or an infinite number). A cell that is not a number raises InputError naming its row
+    and column, followed by ``hint``."""
+    cells = table[name]
+    missing = is_missing(cells)
+    try:
+        values = np.where(missing, "nan", cells).astype(np.float64)
+    except ValueError:
+        bad = not_numbers(cells[~missing])
+        i = int(np.flatnonzero(np.isin(cells, list(bad)) & ~missing)[0])
+        raise InputError(f"{table.where_row(i)}, column {name!r}: {str(cells[i])!r} is not a number{hint}") from None
+    missing |= ~np.isfinite(values)
+    values[missing] = np.nan
+    return values, missing
+
+
+def column_kinds(table: Table, names: Sequence[str], categorical: str | Iterable[str] = "auto") -> dict[str, str]:
+    """``{name: "numeric" | "categorical"}`` for the feature columns ``names``.
+
+    With ``categorical="auto"``, a column whose cells (missing ones aside) are all numbers is
+    numeric; one where none is a number is categorical when it has at most AUTO_MAX_CATEGORIES
+    distinct values and repeats one (a column whose every value differs is an identifier or
+    free text, not categories); anything else raises InputError naming the first cell that is
+    not a number. With a list of names, those columns are categorical and every other must be
+    numeric.
+    """
+    where = table.where
+    if isinstance(categorical, str) or not isinstance(categorical, Iterable):
+        if categorical != "auto":
+            raise ConfigError(f"categorical must be 'auto' or a list of column names, got {categorical!r}")
+        forced = None
+    else:
+        forced = [str(c) for c in categorical]
+        unknown = [c for c in forced if c not in names]
+        if unknown:
+            raise InputError(f"{where}: categorical names {_listed(unknown)}, which {'is' if len(unknown) == 1 else 'are'} "
+                             f"not a feature column; feature columns: {', '.join(names)}")
+    kinds: dict[str, str] = {}
+    for name in names:
+        if forced is not None:
+            if name in forced:
+                kinds[name] = "categorical"
+            else:
+                parse_numbers(table, name, hint=f"; if {name!r} holds categories, name it in categorical= "
+                                                f"(anynet train: --categorical {name})")
+                kinds[name] = "numeric"
+            continue
+        kinds[name] = _auto_kind(table, name)
+    return kinds
+
+
+def _auto_kind(table: Table, name: str) -> str:
+    cells = table[name]
+    present = cells[~is_missing(cells)]
+    try:
+        present.astype(np.float64)
+        return "numeric"
+    except ValueError:
+        pass
+    bad = not_numbers(present)
+    distinct = np.unique(present)
+    first = int(np.flatnonzero(np.isin(cells, list(bad)))[0])
+    head = f"{table.where_row(first)}, column {name!r}: {str(cells[first])!r} is not a number"
+    how = (f"drop it (drop=[{name!r}], anynet train: --drop {name}) or name it in categorical= "
+           f"(--categorical {name}) to one-hot encode it anyway")
+    if len(bad) < len(distinct):  # some cells are numbers: more likely a typo than categories
+        raise InputError(f"{head}, while other cells of the column are numbers; fix the cell, or name the column in "
+                         f"categorical= (anynet train: --categorical {name}) if it holds categories")
+    if len(distinct) == len(present) and len(present) > 1:
+        raise InputError(f"{head}, and as text it differs in every one of its {len(present)} rows (an identifier "
+                         f"or free text, not categories); {how}")
+    if len(distinct) > AUTO_MAX_CATEGORIES:
+        raise InputError(f"{head}, and as text it has {len(distinct)} distinct values, more than the "
+                         f"{AUTO_MAX_CATEGORIES} categories that categorical='auto' one-hot encodes; {how}")
+    return "categorical"
+
+
+# -- what is learned per column ----------------------------------------------------------------------------
+@dataclass
+class ColumnSpec:
+    """How one raw column becomes network inputs.
+
+    Attributes:
+        name: the column's name.
+        kind: ``"numeric"`` (one input) or ``"categorical"`` (one 0/1 input per category).
+        categories: the sorted categories (categorical only).
+        fill: the value that replaces a missing cell (a number, or a category), or None: a
+            missing cell is an error.
+        mean, scale: a numeric input is ``(x - mean) / scale``.
+    """
+
+    name: str
+    kind: str
+    categories: list[str] = field(default_factory=list)
+    fill: float | str | None = None
+    mean: float = 0.0
+    scale: float = 1.0
+
+    @property
+    def width(self) -> int:
+        return 1 if self.kind == "numeric" else len(self.categories)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [self.name] if self.kind == "numeric" else [f"{self.name}={c}" for c in self.categories]
+
+
+class TablePreprocessor:
+    """Learns from training rows how to turn a :class:`Table` into a network's float inputs.
+
+    Arguments:
+        categorical: ``"auto"`` (see :func:`column_kinds`) or the names of the categorical columns.
+        missing: ``"error"`` (a missing cell raises InputError), ``"drop"`` (the same here: the
+            caller drops incomplete rows before fitting, and later tables must be complete),
+            or ``"median"``, ``"mean"``, ``"most_frequent"``: the value filled into missing
+            numeric cells, learned on the training rows (categorical columns always take their
+            most frequent category).
+        handle_unknown: a category not seen in fitting raises InputError (``"error"``) or is
+            encoded as all zeros (``"ignore"``).
+        standardize: scale numeric columns to zero mean, unit variance on the training rows
+            (one-hot inputs stay 0/1).
+
+    Attributes (after :meth:`fit`):
+        specs: one :class:`ColumnSpec` per raw column, in the table's order.
+        names: the raw columns it reads; feature_names: the inputs it makes, in order
+            (``"col"`` for a numeric column, ``"col=category"`` for a one-hot input).
+
+    Shapes:
+        transform: a table of n rows → float64 (n, n_features).
+    """
+
+    def __init__(self, *, categorical: str | Iterable[str] = "auto", missing: str = "error",
+                 handle_unknown: str = "error", standardize: bool = True) -> None:
+        if missing not in MISSING_MODES:
+            raise ConfigError(f"missing must be one of {', '.join(map(repr, MISSING_MODES))}, got {missing!r}")
+        check_handle_unknown(handle_unknown)
+        if not isinstance(categorical, str) and isinstance(categorical, Iterable):
+            categorical = [str(c) for c in categorical]
+        elif categorical != "auto":
+            raise ConfigError(f"categorical must be 'auto' or a list of column names, got {categorical!r}")
+        self.categorical = categorical
+        self.missing = missing
+        self.handle_unknown = handle_unknown
+        self.standardize = bool(standardize)
+        self.specs: list[ColumnSpec] = []
+
+    def __repr__(self) -> str:
+        state = f", {len(self.specs)} columns → {self.n_features} inputs" if self.specs else ", not fitted"
+        return f"TablePreprocessor(missing={self.missing!r}, handle_unknown={self.handle_unknown!r}{state})"
+
+    # -- learning ---------------------------------------------------------------------------------------
+    def fit(self, table: Table, names: Sequence[str] | None = None, *, vocabulary: Table | None = None
+            ) -> TablePreprocessor:
+        """Learn from the training rows ``table``: which columns are categorical and their
+        categories (from ``vocabulary``, default ``table``: every value a column takes in the
+        file, so a category seen only among the test rows is still known), fill values and
+        standardisation (from ``table`` only). ``names``: the feature columns (default all)."""
+        names = table.names if names is None else list(names)
+        if not names:
+            raise InputError(f"{table.where}: no feature columns")
+        if len(table) == 0:
+            raise InputError(f"{table.where}: no rows to fit on")
+        vocab = table if vocabulary is None else vocabulary
+        kinds = column_kinds(vocab, names, self.categorical)
+        impute = self.missing in IMPUTE_MODES
+        specs = []
+        for name in names:
+            if kinds[name] == "numeric":
+                values, missing = parse_numbers(table, name)
+                spec = ColumnSpec(name, "numeric")
+                if missing.any() and not impute:
+                    i = int(np.flatnonzero(missing)[0])
+                    raise InputError(f"{table.where_row(i)}, column {name!r} is missing ({str(table[name][i])!r}); "
+                                     f"with missing={self.missing!r} the rows to fit on must be complete")
+                present = values[~missing]
+                if impute:
+                    if present.size == 0:
+                        raise InputError(f"{table.where}: column {name!r} has no value in the training rows to learn "
+                                         f"a fill value from; drop it")
+                    spec.fill = float(_fill_number(present, self.missing))
+                    values = np.where(missing, spec.fill, values)
+                if self.standardize:
+                    std = float(values.std())
+                    spec.mean, spec.scale = float(values.mean()), std if std > 0 else 1.0
+            else:
+                cells = table[name]
+                missing = is_missing(cells)
+                vocab_cells = vocab[name]
+                spec = ColumnSpec(name, "categorical",
+                                  categories=sorted(map(str, np.unique(vocab_cells[~is_missing(vocab_cells)]))))
+                if not spec.categories:
+                    raise InputError(f"{table.where}: column {name!r} has no values, only missing cells; drop it")
+                if missing.any() and not impute:
+                    i = int(np.flatnonzero(missing)[0])
+                    raise InputError(f"{table.where_row(i)}, column {name!r} is missing ({str(cells[i])!r}); "
+                                     f"with missing={self.missing!r} the rows to fit on must be complete")
+                if impute:
+                    present = cells[~missing]
+                    if present.size == 0:
+                        raise InputError(f"{table.where}: column {name!r} has no value in the training rows to learn "
+                                         f"a fill value from; drop it")
+                    cats, counts = np.unique(present, return_counts=True)
+                    spec.fill = str(cats[int(np.argmax(counts))])  # ties: the first in sorted order
+            specs.append(spec)
+        self.specs = specs
+        return self
+
+    def fit_transform(self, table: Table, names: Sequence[str] | None = None, *,
+                      vocabulary: Table | None = None) -> np.ndarray:
+        return self.fit(table, names, vocabulary=vocabulary).transform(table)
+
+    @classmethod
+    def numeric(cls, names: Sequence[str], *, mean: Any = None, scale: Any = None) -> TablePreprocessor:
+        """A fitted preprocessor of numeric columns ``names`` with no fill values, scaling
+        ``(x - mean) / scale`` (default: none). How named data sets and checkpoints of
+        command-line metadata version 1 read CSV files."""
+        pre = cls(categorical=[], standardize=mean is not None)
+        n = len(names)
+        mean = np.zeros(n) if mean is None else np.asarray(mean, dtype=np.float64).reshape(-1)
+        scale = np.ones(n) if scale is None else np.asarray(scale, dtype=np.float64).reshape(-1)
+        if len(mean) != n or len(scale) != n:
+            raise InputError(f"TablePreprocessor.numeric: {n} names but {len(mean)} means and {len(scale)} scales")
+        pre.specs = [ColumnSpec(str(c), "numeric", mean=float(m), scale=float(s)) for c, m, s in zip(names, mean, scale)]
+        return pre
+
+    # -- what was learned -------------------------------------------------------------------------------
+    def _fitted(self, what: str) -> list[ColumnSpec]:
+        if not self.specs:
+            raise InputError(f"TablePreprocessor.{what}: not fitted yet; call fit(table) first")
+        return self.specs
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.specs]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f for s in self.specs for f in s.feature_names]
+
+    @property
+    def n_features(self) -> int:
+        return sum(s.width for s in self.specs)
+
+    def scaling(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean, scale)`` of every network input (one-hot inputs: 0 and 1)."""
+        specs = self._fitted("scaling")
+        mean = np.concatenate([np.full(s.width, s.mean) for s in specs])
+        scale = np.concatenate([np.full(s.width, s.scale) for s in specs])
+        return mean, scale
+
+    # -- applying it ------------------------------------------------------------------------------------
+    def transform(self, table: Table, *, handle_unknown: str | None = None) -> np.ndarray:
+        """The float64 (rows, n_features) inputs of ``table`` (matched by column name).
+
+        ``handle_unknown`` overrides the fitted setting for this call. A cell that is not a
+        number, a missing cell without a fill value, or an unknown category (unless ignored)
+        raises InputError naming the row, the column and the value.
+        """
+        specs = self._fitted("transform")
+        handle_unknown = self.handle_unknown if handle_unknown is None else check_handle_unknown(handle_unknown)
+        absent = [s.name for s in specs if s.name not in table.columns]
+        if absent:
+            raise InputError(f"{table.where}: no column {_listed(absent)}; columns: {', '.join(table.names)}")
+        parts = []
+        for s in specs:
+            if s.kind == "numeric":
+                values, missing = parse_numbers(table, s.name)
+                if missing.any():
+                    values = np.where(missing, self._fill(s, table, missing), values)
+                parts.append(((values - s.mean) / s.scale)[:, None])
+                continue
+            cells = table[s.name]
+            missing = is_missing(cells)
+            if missing.any():
+                cells = np.where(missing, self._fill(s, table, missing), cells)
+            cats = np.asarray(s.categories, dtype=str)
+            pos = np.clip(np.searchsorted(cats, cells), 0, len(cats) - 1)
+            known = cats[pos] == cells
+            if not known.all() and handle_unknown == "error":
+                i = int(np.flatnonzero(~known)[0])
+                raise InputError(f"{table.where_row(i)}, column {s.name!r}: {str(cells[i])!r} is not one of the "
+                                 f"{len(cats)} categories the model knows ({_listed(s.categories)}); encode unknown "
+                                 "categories as all zeros with handle_unknown='ignore' (--handle-unknown ignore)")
+            parts.append((pos[:, None] == np.arange(len(cats))) & known[:, None])
+        return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts], axis=1)
+
+    def _fill(self, s: ColumnSpec, table: Table, missing: np.ndarray) -> float | str:
+        if s.fill is None:
+            i = int(np.flatnonzero(missing)[0])
+            raise InputError(f"{table.where_row(i)}, column {s.name!r} is missing ({str(table[s.name][i])!r}) and the "
+                             f"model has no value to fill in (it was trained with missing={self.missing!r}); fill "
+                             "the cell or remove the row")
+        return s.fill
+
+    def missing_rows(self, table: Table) -> np.ndarray:
+        """Boolean mask of the rows with a missing cell in one of the columns this reads."""
+        mask = np.zeros(len(table), dtype=bool)
+        for s in self._fitted("missing_rows"):
+            mask |= parse_numbers(table, s.name)[1] if s.kind == "numeric" else is_missing(table[s.name])
+        return mask
+
+    def describe(self) -> str:
+        """One line: the raw columns and the inputs they make."""
+        specs = self._fitted("describe")
+        numeric = [s.name for s in specs if s.kind == "numeric"]
+        onehot = [f"{s.name}: {len(s.categories)} categories" for s in specs if s.kind == "categorical"]
+        parts = []
+        if numeric:
+            scaled = ", standardised" if self.standardize else ""
+            parts.append(f"{len(numeric)} numeric{scaled} ({', '.join(numeric[:8])}{', …' if len(numeric) > 8 else ''})")
+        if onehot:
+            parts.append(f"{len(onehot)} one-hot ({', '.join(onehot[:8])}{', …' if len(onehot) > 8 else ''})")
+        return f"{len(specs)} columns → {self.n_features} inputs: " + "; ".join(parts)
+
+    # -- saving -----------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: ``{"missing", "handle_unknown", "standardize", "columns": [{"name", "kind",
+        "categories" (categorical), "fill", "mean", "scale" (numeric)}, ...]}``."""
+        columns = []
+        for s in self._fitted("to_dict"):
+            if s.kind == "numeric":
+                columns.append({"name": s.name, "kind": "numeric", "fill": s.fill, "mean": s.mean, "scale": s.scale})
+            else:
+                columns.append({"name": s.name, "kind": "categorical", "categories": list(s.categories),
+                                "fill": s.fill})
+        return {"missing": self.missing, "handle_unknown": self.handle_unknown, "standardize": self.standardize,
+                "columns": columns}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> TablePreprocessor:
+        """The preprocessor :meth:`to_dict` described; InputError saying what is malformed."""
+        def bad(what: str) -> InputError:
+            return InputError(f"TablePreprocessor.from_dict: {what}")
+
+        if not isinstance(d, Mapping):
+            raise bad(f"expected a dict, got {type(d).__name__}")
+        if d.get("missing") not in MISSING_MODES or d.get("handle_unknown") not in HANDLE_UNKNOWN:
+            raise bad(f"missing {d.get('missing')!r} or handle_unknown {d.get('handle_unknown')!r} is not known")
+        if not isinstance(d.get("standardize"), bool):
+            raise bad("standardize must be true or false")
+        columns = d.get("columns")
+        if not isinstance(columns, list) or not columns:
+            raise bad("columns must be a non-empty list")
+        impute = d["missing"] in IMPUTE_MODES
+        specs = []
+        for c in columns:
+            if not isinstance(c, Mapping) or not isinstance(c.get("name"), str):
+                raise bad(f"a column must be a dict with a name, got {str(c)[:80]}")
+            name, kind, fill = c["name"], c.get("kind"), c.get("fill")
+            if kind == "numeric":
+                mean, scale = c.get("mean"), c.get("scale")
+                if not (_finite(mean) and _finite(scale) and scale > 0):
+                    raise bad(f"column {name!r}: mean and scale must be finite numbers, scale > 0")
+                if not (fill is None or _finite(fill)):
+                    raise bad(f"column {name!r}: fill must be a finite number or null, got {fill!r}")
+                specs.append(ColumnSpec(name, "numeric", fill=None if fill is None else float(fill),
+                                        mean=float(mean), scale=float(scale)))
+            elif kind == "categorical":
+                cats = c.get("categories")
+                if not (isinstance(cats, list) and cats and all(isinstance(v, str) for v in cats)
+                        and cats == sorted(set(cats)) and not is_missing(np.asarray(cats, dtype=str)).any()):
+                    raise bad(f"column {name!r}: categories must be distinct, sorted, non-missing strings")
+                if not (fill is None or fill in cats):
+                    raise bad(f"column {name!r}: fill {fill!r} is not one of its categories")
+                specs.append(ColumnSpec(name, "categorical", categories=list(cats), fill=fill))
+            else:
+                raise bad(f"column {name!r}: kind must be 'numeric' or 'categorical', got {kind!r}")
+            if (specs[-1].fill is not None) != impute:
+                raise bad(f"column {name!r}: fill {fill!r} disagrees with missing={d['missing']!r}")
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise bad("column names repeat")
+        pre = cls(categorical=[s.name for s in specs if s.kind == "categorical"], missing=d["missing"],
+                  handle_unknown=d["handle_unknown"], standardize=d["standardize"])
+        pre.specs = specs
+        return pre
+
+
+def check_handle_unknown(handle_unknown: Any) -> str:
+    """``handle_unknown`` if it is 'error' or 'ignore', else ConfigError."""
+    if handle_unknown not in HANDLE_UNKNOWN:
+        raise ConfigError(f"handle_unknown must be 'error' or 'ignore', got {handle_unknown!r}")
+    return handle_unknown
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _fill_number(values: np.ndarray, how: str) -> float:
+    if how == "median":
+        return float(np.median(values))
+    if how == "mean":
+        return float(np.mean(values))
+    distinct, counts = np.unique(values, return_counts=True)
+    return float(distinct[int(np.argmax(counts))])  # ties: the smallest
+
+
+def missing_message(table: Table, masks: Mapping[str, np.ndarray]) -> str:
+    """What ``missing="error"`` says: how many rows, which columns, and the way on."""
+    rows = np.zeros(len(table), dtype=bool)
+    for m in masks.values():
+        rows |= m
+    counts = [(name, int(m.sum())) for name, m in masks.items() if m.any()]
+    first = int(np.flatnonzero(rows)[0])
+    first_col = next(name for name, m in masks.items() if m[first])
+    cols = ", ".join(f"{name!r} ({k} row{'s' if k > 1 else ''})" for name, k in counts[:8])
+    more = f", … ({len(counts)} columns)" if len(counts) > 8 else ""
+    n = int(rows.sum())
+    return (f"{table.where}: {n} of {len(table)} rows {'have' if n > 1 else 'has'} missing values (cells that are "
+            f"{_MISSING_WORDS}) in column{'s' if len(counts) > 1 else ''} {cols}{more}; the first is row "
+            f"{int(table.row_numbers[first])}, column {first_col!r}. Drop those rows with missing='drop' or fill "
+            "them with missing='median', 'mean' or 'most_frequent' (anynet train: --dropna, or --impute "
+            "median|mean|most_frequent)")

@@ -6,7 +6,8 @@ Choose with ``ANYNET_BACKEND=cupy`` or :func:`anynet.set_backend`.
 
 from __future__ import annotations
 
-from . import activations, callbacks, datasets, init, layers, losses, metrics, optim, plot, random, schedules
+from . import (activations, batches, callbacks, checkpoint, datasets, fileformat, init, layers, losses, metrics,
+               network, optim, plot, random, registry, schedules, training)
 from .backends import (
     Backend,
     available_backends,
@@ -14,6 +15,7 @@ from .backends import (
     backend_source,
     get_backend,
     known_backends,
+    register_backend,
     set_backend,
     to_device,
     to_numpy,
@@ -27,13 +29,16 @@ from .errors import (
     BackendNotFoundError,
     BackendUnavailableError,
     CheckpointError,
+    ConfigError,
     DeviceError,
     InputError,
     InputTypeError,
     NonFiniteLossError,
+    StateDictError,
+    UnknownNameError,
 )
-
-from .model import Graph, Sequential
+from .model import Graph, Model, Sequential
+from .registry import register
 
 __version__ = "0.1.0"
 
@@ -46,10 +51,21 @@ __all__ = [
     "BackendNotFoundError",
     "BackendUnavailableError",
     "CheckpointError",
+    "ConfigError",
     "DeviceError",
     "InputError",
     "InputTypeError",
     "NonFiniteLossError",
+    "StateDictError",
+    "UnknownNameError",
+    "Model",
+    "register",
+    "registry",
+    "network",
+    "batches",
+    "training",
+    "checkpoint",
+    "fileformat",
     "__version__",
     "available_backends",
     "backend_of",
@@ -58,6 +74,7 @@ __all__ = [
     "get_backend",
     "get_default_dtype",
     "known_backends",
+    "register_backend",
     "activations",
     "callbacks",
     "datasets",

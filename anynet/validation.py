@@ -30,7 +30,14 @@ def dtype_kind(x: Any) -> str:
 
 
 def as_host_array(x: Any, where: str, what: str = "X") -> np.ndarray | Any:
-    """Accept an array of any backend, or a nested list of numbers (turned into NumPy)."""
+    """Accept an array of any backend, or a nested list of numbers (turned into NumPy). A NumPy
+    masked array is refused when it masks anything (its hidden values would be used)."""
+    if isinstance(x, np.ma.MaskedArray):
+        if np.ma.count_masked(x):
+            raise InputError(f"{where}: {what} is a masked array with {np.ma.count_masked(x)} masked values; anynet "
+                             f"would read the values under the mask. Drop those rows or fill them "
+                             f"({what}.filled(value)) first")
+        return np.asarray(x.data)
     if is_array(x):
         return x
     if isinstance(x, (list, tuple)):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet import Graph, Sequential, checkpoint, optim, schedules
+from anynet import Graph, Sequential, checkpoint, fileformat, optim, schedules
 from anynet.errors import CheckpointError
 from anynet.layers import Add, BatchNorm, Dense, Dropout
 
@@ -102,9 +102,9 @@ def test_resume_in_a_fresh_process_equals_uninterrupted(tmp_path):
 
 
 def _reencode(path, edit):
-    tensors, manifest = checkpoint.read(path)
+    tensors, manifest = fileformat.read(path)
     edit(tensors, manifest)
-    checkpoint.atomic_write(path, checkpoint.encode(tensors, manifest))
+    fileformat.atomic_write(path, fileformat.encode(tensors, manifest))
 
 
 @pytest.mark.parametrize("name", ["os.system", "builtins.eval", "Dense.__init__", "subprocess.Popen"])
@@ -221,7 +221,7 @@ def test_sigkill_during_saves_always_leaves_a_loadable_checkpoint(tmp_path):
         anynet.load(path)  # never half-written
     # the killed saves' temp files go with the next successful save, once they are stale
     left = list(tmp_path.glob(".m.safetensors.*.tmp"))
-    old = time.time() - anynet.checkpoint.STALE_TEMP_SECONDS - 1
+    old = time.time() - anynet.fileformat.STALE_TEMP_SECONDS - 1
     for f in left:
         os.utime(f, (old, old))
     anynet.Sequential([Dense(200, 200), Dense(200, 200)], seed=1).save(path)
@@ -230,7 +230,7 @@ def test_sigkill_during_saves_always_leaves_a_loadable_checkpoint(tmp_path):
 
 def test_a_save_removes_only_stale_temp_files_of_its_own_path(tmp_path):
     path = tmp_path / "m.safetensors"
-    old = time.time() - anynet.checkpoint.STALE_TEMP_SECONDS - 1
+    old = time.time() - anynet.fileformat.STALE_TEMP_SECONDS - 1
     stale = tmp_path / ".m.safetensors.ab3_x9z0.tmp"          # a killed save of this path
     fresh = tmp_path / ".m.safetensors.cd4_y8w1.tmp"          # a save that may still be writing
     others = [tmp_path / ".n.safetensors.ab3_x9z0.tmp",       # another checkpoint's
@@ -249,12 +249,13 @@ def test_unsaveable_models_are_refused_at_save_time(tmp_path):
     from anynet import activations
 
     model = Sequential([Dense(3, 2, activation=(lambda x: x * x, lambda x: 2 * x))], seed=0)
-    with pytest.raises(CheckpointError, match="unregistered activation .custom.*activations.register"):
+    with pytest.raises(CheckpointError, match="unregistered activation .custom.*anynet.register.'activation'"):
         model.save(tmp_path / "m.safetensors")
     assert not (tmp_path / "m.safetensors").exists()
     name = "cube_for_checkpoint_test"
     if name not in activations.names():
-        activations.register(name, lambda x: x * x * x, lambda x, y, dy: 3 * x * x * dy)
+        anynet.register("activation")(
+            activations.ActivationFn(name, lambda x: x * x * x, lambda x, y, dy: 3 * x * x * dy))
     model = Sequential([Dense(3, 2, activation=name)], seed=0)
     model.save(tmp_path / "m.safetensors")
     x = np.ones((2, 3), np.float32)

@@ -93,7 +93,7 @@ def test_to_moves_parameters_and_optimizer_state(request):
     before = model.predict(x)
     model.to("torch")
     assert all(anynet.backend_of(p).name == "torch" for p in model.parameters().values())
-    assert all(anynet.backend_of(s).name == "torch" for s in model.optimizer.state_arrays().values())
+    assert all(anynet.backend_of(s).name == "torch" for s in model.optimizer.state_dict().values())
     np.testing.assert_allclose(model.predict(x), before, rtol=1e-6)
     model.fit(x, y, epochs=1, verbose=0)  # state and parameters live on torch now
     model.astype("float64")

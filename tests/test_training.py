@@ -29,7 +29,8 @@ def test_fit_learns_and_reports(backend):
     model = _model(backend=backend)
     hist = model.fit(X, y, loss="softmax_cross_entropy", optimizer=optim.Adam(lr=0.02), epochs=15,
                      batch_size=32, metrics=["accuracy"], validation_split=0.25, verbose=0)
-    assert set(hist.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(hist.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert hist["lr"] == [0.02] * 15
     assert len(hist["loss"]) == 15 and hist["loss"][-1] < hist["loss"][0] * 0.5
     assert hist["accuracy"][-1] > 0.85
     proba = model.predict_proba(X)
@@ -183,8 +184,8 @@ class NaNAtStep(MSE):
         super().__init__()
         self.k, self.calls = k, 0
 
-    def _forward(self, pred, target):
-        value, back = super()._forward(pred, target)
+    def compute(self, pred, target):
+        value, back = super().compute(pred, target)
         self.calls += 1
         return (value * float("nan") if self.calls == self.k + 1 else value), back
 
@@ -216,7 +217,7 @@ def test_saving_nan_weights_is_refused(tmp_path):
     path = tmp_path / "m.safetensors"
     model.save(path)
     good = path.read_bytes()
-    model.params["0.W"] = model.params["0.W"] * np.nan
+    model.nodes["0"].params["W"] = model.nodes["0"].params["W"] * np.nan
     with pytest.raises(anynet.CheckpointError, match="holds NaN"):
         model.save(path)
     assert path.read_bytes() == good
@@ -260,3 +261,58 @@ def test_no_host_reads_inside_the_training_step(request, monkeypatch):
 
     few_steps, many_steps = reads_for(120), reads_for(10)  # 4 steps against 48 steps
     assert many_steps == few_steps, (few_steps, many_steps)
+
+
+def test_a_divergence_in_the_last_step_is_caught():
+    """The loss of the last step is computed before its update: only a check of the parameters at
+    the end of the epoch sees weights that the last update made non-finite."""
+    X, y = _data(40)
+    model = _model()
+    blow_up = optim.SGD(lr=lambda step: 0.01 if step < 4 else 1e300)  # the 5th and last step overflows
+    with pytest.raises(NonFiniteLossError, match="parameters became non-finite at step 4 .epoch 1, batch 5"):
+        model.fit(X, y, loss="softmax_cross_entropy", optimizer=blow_up, epochs=1, batch_size=8, verbose=0)
+
+
+def test_a_last_step_divergence_in_stop_mode_restores_the_epoch_start():
+    X, y = _data(40)
+    model = _model()
+    before = {k: anynet.to_numpy(v).copy() for k, v in model.parameters().items()}
+    blow_up = optim.SGD(lr=lambda step: 0.01 if step < 4 else 1e300)
+    hist = model.fit(X, y, loss="softmax_cross_entropy", optimizer=blow_up, epochs=3, batch_size=8,
+                     on_nonfinite="stop", verbose=0)
+    assert hist.history == {}
+    for k, v in model.parameters().items():
+        np.testing.assert_array_equal(anynet.to_numpy(v), before[k])
+
+
+def test_float64_data_beyond_float32_range_is_refused_for_a_float32_model():
+    X, y = _data(10)
+    X[3, 1] = 1e39
+    with pytest.raises(InputError, match="beyond float32's range.*dtype='float64'"):
+        _model().fit(X, y, loss="softmax_cross_entropy", optimizer="sgd", verbose=0)
+    _model(dtype="float64").predict(X)  # fine in float64
+
+
+def test_masked_arrays_with_masked_values_are_refused():
+    X, y = _data(10)
+    masked = np.ma.masked_array(X, mask=np.zeros_like(X, bool))
+    _model().predict(masked)  # nothing masked: fine
+    masked[2, 2] = np.ma.masked
+    with pytest.raises(InputError, match="masked array with 1 masked values"):
+        _model().predict(masked)
+
+
+def test_batchnorm_models_never_train_on_a_batch_of_one():
+    from anynet.layers import BatchNorm
+
+    X, y = _data(33)  # 33 = 4 × 8 + 1
+    model = Sequential([Dense(4, 8), BatchNorm(8), Dense(8, 3)], seed=0)
+    hist = model.fit(X, y, loss="softmax_cross_entropy", optimizer="sgd", epochs=2, batch_size=8, verbose=0)
+    assert model.train_state["step"] == 8 and len(hist.step_losses) == 8  # the lone sample joins the 4th batch
+    assert np.all(anynet.to_numpy(model.nodes["1"].buffers["running_var"]) > 0.05)
+
+
+def test_metrics_may_be_one_name():
+    X, y = _data(20)
+    hist = _model().fit(X, y, loss="softmax_cross_entropy", optimizer="sgd", metrics="accuracy", verbose=0)
+    assert set(hist.history) == {"loss", "accuracy", "lr"}

@@ -1,0 +1,258 @@
+"""Data for training: checked once, put on the device once, then served as batches.
+
+``prepare_x`` / ``prepare_y`` check a whole data set at the entry point (shape, dtype, NaN, labels)
+so the training step checks nothing. A batch iterator yields ``(X, y)`` pairs of device arrays:
+
+- :class:`ArrayBatches`: each sample once per epoch, shuffled on the host (so every backend sees
+  the same batches) with one index copy to the device per epoch;
+- :class:`WrapBatches`: document 004's data layer: full batches from an endless shuffled stream
+  that wraps around the end; its position lives in the training state so a checkpoint resumes it.
+
+Example:
+    >>> import numpy as np
+    >>> from anynet.batches import ArrayBatches
+    >>> from anynet.backends import get_backend
+    >>> batches = ArrayBatches(np.arange(10.0).reshape(5, 2), np.arange(5.0), batch_size=2, shuffle=False,
+    ...                        rng_of=np.random.default_rng, backend=get_backend("numpy"))
+    >>> [len(yb) for _, yb in batches]
+    [2, 2, 1]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .backends import Backend, backend_of
+from .dtypes import dtype_name
+from .errors import InputError, InputTypeError
+from .validation import as_host_array, check_features, raise_mismatch
+
+Array = Any
+
+
+def prepare_x(model: Any, X: Any, where: str, *, fitting: bool = False) -> Array:
+    """Check X once and put it on the model's device in the model's dtype (on NumPy, a float
+    array of the model's dtype is used as it is: read, never copied or written). A graph with
+    several inputs takes ``{input name: array}`` and gets a dict back. A pandas DataFrame is read
+    by column name: ``fit`` stores its names in ``model.metadata["feature_names"]`` and later calls
+    match columns by those names (reordered columns give the same outputs)."""
+    if _is_frame(X):
+        X = _frame_values(model, X, where, fitting)
+    return model.each_input(X, where, lambda v, what, width: _prepare_one(model, v, where, what, width))
+
+
+def _is_frame(x: Any) -> bool:
+    """A pandas DataFrame, recognised without importing pandas."""
+    return type(x).__module__.startswith("pandas") and hasattr(x, "columns") and hasattr(x, "to_numpy")
+
+
+def _is_series(x: Any) -> bool:
+    return type(x).__module__.startswith("pandas") and hasattr(x, "to_numpy") and not hasattr(x, "columns")
+
+
+def _frame_values(model: Any, frame: Any, where: str, fitting: bool) -> np.ndarray:
+    names = [str(c) for c in frame.columns]
+    if len(set(names)) != len(names):
+        raise InputError(f"{where}: the DataFrame has duplicate column names {sorted({n for n in names if names.count(n) > 1})}")
+    known = model.metadata.get("feature_names")
+    if fitting or known is None:
+        if fitting:
+            model.metadata["feature_names"] = names
+        order = names
+    else:
+        missing, unknown = [n for n in known if n not in names], [n for n in names if n not in known]
+        if missing or unknown:
+            raise InputError(f"{where}: the DataFrame's columns do not match the {len(known)} the model was fitted on: "
+                             f"missing {missing}, unknown {unknown}")
+        order = known
+    columns = []
+    for name in order:
+        col = frame[frame.columns[names.index(name)]].to_numpy()
+        if col.dtype.kind not in "biuf":
+            raise InputTypeError(f"{where}: column {name!r} has dtype {col.dtype}; anynet needs numbers (encode "
+                                 "categories first, e.g. pandas.get_dummies)")
+        columns.append(col)
+    return np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
+
+
+def _prepare_one(model: Any, X: Any, where: str, what: str, width: int) -> Array:
+    X = as_host_array(X, where, what)
+    if isinstance(X, np.ndarray):
+        check_features(X, where=where, width=width, what=what)
+        if model.dtype == "float32" and X.dtype == np.float64:
+            _check_fits_float32(X, where, what)
+        return model.backend.asarray(X, dtype=model.dtype, copy=False)
+    X = check_features(X, where=where, width=width, what=what, backend=model.backend)
+    if dtype_name(X.dtype) != model.dtype:
+        raise InputTypeError(f"{where}: {what} has dtype {dtype_name(X.dtype)} but the model is {model.dtype}; "
+                             f"convert it with {what}.astype('{model.dtype}')")
+    return X
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_fits_float32(X: np.ndarray, where: str, what: str) -> None:
+    """float64 values beyond float32's range would silently become inf in a float32 model."""
+    if X.size and float(np.max(np.abs(X))) > _F32_MAX:
+        raise InputError(f"{where}: {what} holds values up to {float(np.max(np.abs(X))):.3g}, beyond float32's range "
+                         f"(±{_F32_MAX:.3g}), but the model is float32; scale the data or use a float64 model "
+                         "(dtype='float64')")
+
+
+def n_rows(x: Array | dict[str, Array]) -> int:
+    return int(next(iter(x.values())).shape[0]) if isinstance(x, dict) else int(x.shape[0])
+
+
+def prepare_y(model: Any, y: Any, loss: Any, n: int, where: str) -> Array:
+    """Check targets once (length, values, label range, as ``loss`` needs them) and put them on
+    the model's device."""
+    if _is_series(y) or _is_frame(y):
+        y = y.to_numpy()
+        if y.dtype == object:
+            raise InputTypeError(f"{where}: y holds {y.dtype} values; give numbers (class indices or targets)")
+    y = as_host_array(y, where, "y")
+    if not isinstance(y, np.ndarray) and backend_of(y) != model.backend:
+        raise_mismatch(where, "y", backend_of(y), model.backend)
+    if len(y.shape) == 0 or y.shape[0] != n:
+        raise InputError(f"{where}: y has {y.shape[0] if len(y.shape) else 0} rows but X has {n} samples; "
+                         "they must match")
+    return loss.prepare_targets(y, model.out_features, backend=model.backend, dtype=model.dtype, where=where)
+
+
+def rows(x: Array, idx: Any, xp: Any = None) -> Array:
+    """The rows ``idx`` (a slice or an index array) of an array, or of each array of a dict."""
+    if isinstance(x, dict):
+        return {k: rows(v, idx, xp) for k, v in x.items()}
+    if isinstance(idx, slice):
+        return x[idx, ...]
+    return (xp or backend_of(x).xp).take(x, idx, axis=0)
+
+
+def training_batches(model: Any, X: Any, y: Any, *, batch_size: int, shuffle: bool, batching: str,
+                     steps: int | None, validation_data: Any, validation_split: Any,
+                     where: str) -> tuple[Any, Any]:
+    """``(batches, validation batches or None)`` for ``fit``: the data checked once and on the
+    device; the training batches re-iterable once per epoch, shuffled from ``model.rng``."""
+    if batching not in ("epoch", "wrap"):
+        raise InputError(f"{where}: batching must be 'epoch' or 'wrap', got {batching!r}")
+    loss = model.train_state.loss
+    Xd = prepare_x(model, X, where, fitting=True)
+    yd = prepare_y(model, y, loss, n_rows(Xd), where)
+    val = None
+    if validation_data is not None and validation_split is not None:
+        raise InputError(f"{where}: give validation_data or validation_split, not both")
+    if validation_split is not None:
+        n = n_rows(Xd)
+        if isinstance(validation_split, bool) or not isinstance(validation_split, (float, int, np.floating)) \
+                or not 0.0 < validation_split < 1.0:
+            raise InputError(f"{where}: validation_split must be in (0, 1), got {validation_split!r}")
+        cut = n - int(round(n * validation_split))
+        if cut < 1 or cut == n:
+            raise InputError(f"{where}: validation_split={validation_split} leaves no training or validation samples")
+        val = (rows(Xd, slice(cut, n)), yd[cut:, ...])
+        Xd, yd = rows(Xd, slice(0, cut)), yd[:cut, ...]
+    elif validation_data is not None:
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise InputError(f"{where}: validation_data must be a pair (X_val, y_val)")
+        vx = prepare_x(model, validation_data[0], f"{where} (validation_data)")
+        val = (vx, prepare_y(model, validation_data[1], loss, n_rows(vx), f"{where} (validation_data)"))
+    rng_of = lambda: model.rng  # noqa: E731 - read at every epoch: seed= and checkpoints replace it
+    if batching == "wrap":
+        batches: Any = WrapBatches(Xd, yd, batch_size=batch_size, shuffle=shuffle, state=model.train_state,
+                                   rng_of=rng_of, backend=model.backend, steps=steps)
+    else:
+        min_batch = max(layer.min_batch_size for layer in model.nodes.values())
+        batches = ArrayBatches(Xd, yd, batch_size=batch_size, shuffle=shuffle, rng_of=rng_of, backend=model.backend,
+                               steps=steps, min_batch=min_batch)
+    if val is not None:
+        val = ArrayBatches(*val, batch_size=batch_size * 4, shuffle=False, rng_of=rng_of, backend=model.backend)
+    return batches, val
+
+
+def evaluation_batches(model: Any, X: Any, y: Any, loss: Any, batch_size: int | None, where: str) -> Any:
+    """``(X, y)`` checked once and served in order, ``batch_size`` rows at a time (default: all)."""
+    Xd = prepare_x(model, X, where)
+    yd = prepare_y(model, y, loss, n_rows(Xd), where)
+    return ArrayBatches(Xd, yd, batch_size=batch_size or max(n_rows(Xd), 1), shuffle=False, rng_of=lambda: None,
+                        backend=model.backend)
+
+
+class ArrayBatches:
+    """Each sample once per epoch in batches of ``batch_size`` (the last may be smaller).
+
+    Arguments:
+        X, y: device arrays (X may be a dict of arrays) with the same number of rows.
+        batch_size: rows per batch; ``steps``: stop after this many batches (default: all).
+        shuffle: draw a new order every epoch from ``rng_of()`` (a ``numpy.random.Generator``
+            asked for at the start of each epoch, so it may be replaced between epochs).
+        min_batch: a last batch smaller than this is merged into the one before (BatchNorm needs 2).
+    """
+
+    def __init__(self, X: Array, y: Array, *, batch_size: int, shuffle: bool, rng_of: Any, backend: Backend,
+                 steps: int | None = None, min_batch: int = 1) -> None:
+        self.X, self.y, self.backend, self.rng_of = X, y, backend, rng_of
+        self.n, self.batch_size, self.shuffle = n_rows(X), batch_size, shuffle
+        starts = list(range(0, self.n, batch_size))
+        if len(starts) > 1 and self.n - starts[-1] < min_batch:
+            starts.pop()  # the short tail joins the batch before it
+        ends = starts[1:] + [self.n]
+        self.spans = list(zip(starts, ends))[:steps]
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def __iter__(self) -> Iterator[tuple[Array, Array]]:
+        X, y, xp = self.X, self.y, self.backend.xp
+        if not self.shuffle:
+            for a, b in self.spans:
+                yield rows(X, slice(a, b)), y[a:b, ...]
+            return
+        idx = self.backend.asarray(self.rng_of().permutation(self.n))  # one copy per epoch
+        for a, b in self.spans:
+            part = idx[a:b]
+            yield rows(X, part, xp), xp.take(y, part, axis=0)
+
+
+class WrapBatches:
+    """Full batches from an endless shuffled stream that wraps around the end (document 004).
+
+    ``state`` is the training state: its ``stream`` (``{"perm": ndarray, "pos": int}``) is read
+    and advanced, so the stream continues across ``fit`` calls and checkpoints.
+    """
+
+    def __init__(self, X: Array, y: Array, *, batch_size: int, shuffle: bool, state: Any, rng_of: Any,
+                 backend: Backend, steps: int | None = None) -> None:
+        self.X, self.y, self.backend, self.state, self.rng_of = X, y, backend, state, rng_of
+        self.n, self.batch_size, self.shuffle = n_rows(X), batch_size, shuffle
+        self.steps = steps or math.ceil(self.n / batch_size)
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def _order(self) -> np.ndarray:
+        return self.rng_of().permutation(self.n) if self.shuffle else np.arange(self.n)
+
+    def __iter__(self) -> Iterator[tuple[Array, Array]]:
+        stream = self.state.stream
+        perm = np.asarray(stream["perm"], dtype=np.int64) if stream else None
+        pos = int(stream["pos"]) if stream else 0
+        if perm is None or perm.shape[0] != self.n:
+            perm, pos = self._order(), 0
+        chunks, need = [], self.steps * self.batch_size
+        while need > 0:
+            take = min(need, self.n - pos)
+            chunks.append(perm[pos:pos + take])
+            pos, need = pos + take, need - take
+            if pos == self.n:
+                perm, pos = self._order(), 0
+        self.state.stream = {"perm": perm, "pos": pos}
+        idx = self.backend.asarray(np.concatenate(chunks))
+        xp, bs = self.backend.xp, self.batch_size
+        for i in range(self.steps):
+            part = idx[i * bs:(i + 1) * bs]
+            yield rows(self.X, part, xp), xp.take(self.y, part, axis=0)

@@ -67,3 +67,17 @@ def test_004_document_recipe_on_digits(backend, tmp_path):
 def test_004_full_recipes_on_digits():
     assert cli("004_mnist_layers.py")["accuracy"] > 0.95
     assert cli("004_mnist_layers.py", "--modern", "--epochs", "6")["accuracy"] > 0.96
+
+
+def test_custom_parts_train_save_load_and_resume_exactly(backend):
+    """A user's layer, loss, optimizer and callback, defined with public names only (run in a fresh
+    process: the example registers its parts by name)."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(EXAMPLES / "custom_parts.py"), "--backend", backend.spec, "--json"],
+                         check=True, capture_output=True, text=True, timeout=300).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["resumed_equals_uninterrupted"] is True
+    assert r["r2"] > 0.9 and r["losses_read"] == 8 and r["conformance"] is True

@@ -207,8 +207,7 @@ class Graph:
     def architecture(self) -> dict[str, Any]:
         """JSON-able description: layer types (registry names) and configs, edges, inputs;
         ``from_architecture`` rebuilds the network from it."""
-        nodes = [{"name": n, "layer": _layer_name(layer, n), "config": layer.config(), "inputs": self.edges[n]}
-                 for n, layer in self.nodes.items()]
+        nodes = [{"name": n, **_entry(layer, n), "inputs": self.edges[n]} for n, layer in self.nodes.items()]
         return {"type": name_of("model", type(self)) or type(self).__name__, "inputs": dict(self.inputs),
                 "output": self.output, "nodes": nodes}
 
@@ -287,8 +286,7 @@ class Sequential(Graph):
 
     def architecture(self) -> dict[str, Any]:
         return {"type": name_of("model", type(self)) or type(self).__name__, "in_features": self.in_features,
-                "layers": [{"layer": _layer_name(layer, str(i)), "config": layer.config()}
-                           for i, layer in enumerate(self.layers)]}
+                "layers": [_entry(layer, str(i)) for i, layer in enumerate(self.layers)]}
 
     @classmethod
     def from_architecture(cls, arch: Mapping[str, Any], **options: Any) -> Sequential:
@@ -339,12 +337,16 @@ def _staged(net: Graph, state: Mapping[str, Any], strict: bool) -> list[tuple[La
 
 def _summary(net: Graph) -> str:
     rows = [("node", "layer", "output shape", "params")]
-    rows += [(n, repr(net.nodes[n]), f"(None, {net.widths[n]})", f"{net.nodes[n].n_params():,}") for n in net.order]
+    rows += [(n, repr(net.nodes[n]) + ("" if net.nodes[n].trainable else " (frozen)"), f"(None, {net.widths[n]})",
+              f"{net.nodes[n].n_params():,}") for n in net.order]
     w = [max(len(r[i]) for r in rows) for i in range(4)]
     line = "  ".join("-" * k for k in w)
     fmt = ["  ".join(c.ljust(w[i]) if i < 3 else c.rjust(w[i]) for i, c in enumerate(r)) for r in rows]
     out = [f"{type(net).__name__} on {net.backend.spec}, {net.dtype}", line, fmt[0], line, *fmt[1:], line,
            f"total parameters: {net.n_params():,}"]
+    frozen = sum(layer.n_params() for layer in net.nodes.values() if not layer.trainable)
+    if frozen:
+        out.append(f"trainable parameters: {net.n_params() - frozen:,} ({frozen:,} frozen)")
     if net.loss_node is not None:
         name, loss, ins = net.loss_node
         out.append(f"loss node {name!r}: {loss!r} reading {ins[0]!r} and the labels {ins[1]!r}")
@@ -486,6 +488,14 @@ def _layer_name(layer: Layer, node: str) -> str:
     return name
 
 
+def _entry(layer: Layer, node: str) -> dict[str, Any]:
+    """A layer's description in an architecture: registry name, config, and ``trainable`` if frozen."""
+    entry: dict[str, Any] = {"layer": _layer_name(layer, node), "config": layer.config()}
+    if not layer.trainable:
+        entry["trainable"] = False
+    return entry
+
+
 def _entries(arch: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
     entries = arch.get(key) if isinstance(arch, Mapping) else None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -497,4 +507,9 @@ def _layer(entry: dict[str, Any]) -> Layer:
     if not isinstance(entry.get("config"), dict):
         raise ConfigError(f"from_architecture: malformed layer entry {str(entry)[:80]!r}")
     cls = lookup("layer", entry.get("layer"))  # never imported: the registry only
-    return cls.from_config(entry["config"])
+    layer = cls.from_config(entry["config"])
+    trainable = entry.get("trainable", True)
+    if not isinstance(trainable, bool):
+        raise ConfigError(f"from_architecture: 'trainable' must be true or false, got {trainable!r}")
+    layer.trainable = trainable
+    return layer

@@ -138,8 +138,10 @@ def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.Ca
     state = model.train_state
     loss, opt, xp = state.loss, state.optimizer, model.backend.xp
     mets = [metrics_mod.get(m, loss=loss) for m in state.metrics]
-    # (path, param dict, grad dict, key) for every parameter: built once, not per step
-    slots = [(f"{n}.{k}", layer.params, layer.grads, k) for n, layer in model.nodes.items() for k in layer.params]
+    # (path, param dict, grad dict, key) for every trainable parameter: built once, not per step; a frozen
+    # layer's parameters are never handed to the optimizer (so no update, no weight decay, no state)
+    slots = [(f"{n}.{k}", layer.params, layer.grads, k) for n, layer in model.nodes.items() if layer.trainable
+             for k in layer.params]
     values, sizes, per_batch = [], [], hooks.per_batch
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NonFiniteCheck reports instead
         for xb, yb in batches:

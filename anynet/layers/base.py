@@ -100,6 +100,8 @@ class Layer:
     in_features: int | None = None
     #: the smallest batch ``forward(..., training=True)`` accepts; a training loop drops smaller ones
     min_batch_size: int = 1
+    #: False freezes the layer: training hands its parameters to no optimizer (saved in checkpoints)
+    trainable: bool = True
 
     def __init__(self) -> None:
         self.params: dict[str, Array] = {}
@@ -145,6 +147,14 @@ class Layer:
         """Constructors call this last: allocate the parameters unless :func:`deferred_init` is active."""
         if not _DEFERRED.get():
             self.reset_parameters(seed)
+
+    def build(self, *, seed: Seed = None, dtype: Any = None, backend: Backend | str | None = None) -> Layer:
+        """Put the layer on ``backend`` in ``dtype`` (defaults: the current ones) and create its
+        parameters with ``reset_parameters(seed)`` (skipped while checkpoint loading defers them).
+        A layer with parameters calls this at the end of its constructor; returns self."""
+        self._place(backend, dtype)
+        self._initialize(seed)
+        return self
 
     def _place(self, backend: Backend | str | None, dtype: Any) -> None:
         self.backend = get_backend(backend) if not isinstance(backend, Backend) else backend

@@ -73,7 +73,7 @@ def test_cupy_without_cuda_says_so():
         anynet.get_backend("cupy")
     except BackendUnavailableError as exc:
         text = str(exc)
-        assert ("not installed" in text and 'pip install "anynet[cuda12]"' in text) or "CUDA" in text
+        assert ("not installed" in text and 'pip install "anynet-nn[cuda12]"' in text) or "CUDA" in text
         assert isinstance(exc, ImportError)  # still caught by `except ImportError`
     else:
         pytest.skip("cupy is usable here; the no-CUDA message is tested on machines without it")
@@ -224,8 +224,10 @@ def test_numpy_fast_reductions_and_take_match_numpy():
         x = g.standard_normal((7, 5)).astype(dt)
         for axis in (None, 0, 1, -1):
             for keepdims in (False, True):
-                np.testing.assert_array_equal(xp.sum(x, axis=axis, keepdims=keepdims), np.sum(x, axis=axis, keepdims=keepdims))
-                np.testing.assert_array_equal(xp.max(x, axis=axis, keepdims=keepdims), np.max(x, axis=axis, keepdims=keepdims))
+                np.testing.assert_array_equal(xp.sum(x, axis=axis, keepdims=keepdims),
+                                              np.sum(x, axis=axis, keepdims=keepdims))
+                np.testing.assert_array_equal(xp.max(x, axis=axis, keepdims=keepdims),
+                                              np.max(x, axis=axis, keepdims=keepdims))
                 assert xp.sum(x, axis=axis).dtype == dt
     x = g.standard_normal((7, 5)).astype(np.float32)
     for idx in (np.array([3, 0, 3, 6]), np.array([], dtype=np.int64), np.array([-1, 2])):

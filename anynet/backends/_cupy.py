@@ -14,7 +14,7 @@ class CupyAdapter(Adapter):
     name = "cupy"
     module_name = "cupy"
     distribution = "cupy"
-    install = 'pip install "anynet[cuda12]"  (or "anynet[cuda13]" for CUDA 13)'
+    install = 'pip install "anynet-nn[cuda12]"  (or "anynet-nn[cuda13]" for CUDA 13)'
 
     def _make_namespace(self) -> ModuleType:
         import array_api_compat.cupy as xp

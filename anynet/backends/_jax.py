@@ -23,7 +23,7 @@ class JaxAdapter(Adapter):
     name = "jax"
     module_name = "jax"
     distribution = "jax"
-    install = 'pip install "anynet[jax]"'
+    install = 'pip install "anynet-nn[jax]"'
 
     def _make_namespace(self) -> ModuleType:
         self.library()

@@ -18,7 +18,7 @@ class StrictAdapter(Adapter):
     name = "array_api_strict"
     module_name = "array_api_strict"
     distribution = "array-api-strict"
-    install = 'pip install "anynet[strict]"'
+    install = 'pip install "anynet-nn[strict]"'
 
     def _make_namespace(self) -> ModuleType:
         return self.library()

@@ -14,7 +14,7 @@ class TorchAdapter(Adapter):
     name = "torch"
     module_name = "torch"
     distribution = "torch"
-    install = ('pip install "anynet[torch]"  '
+    install = ('pip install "anynet-nn[torch]"  '
                '(CPU only: pip install torch --index-url https://download.pytorch.org/whl/cpu)')
 
     def _make_namespace(self) -> ModuleType:

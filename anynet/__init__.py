@@ -6,8 +6,25 @@ Choose with ``ANYNET_BACKEND=cupy`` or :func:`anynet.set_backend`.
 
 from __future__ import annotations
 
-from . import (activations, batches, callbacks, checkpoint, datasets, fileformat, init, layers, losses, metrics,
-               network, optim, plot, random, registry, schedules, training)
+from . import (
+    activations,
+    batches,
+    callbacks,
+    checkpoint,
+    datasets,
+    fileformat,
+    init,
+    layers,
+    losses,
+    metrics,
+    network,
+    optim,
+    plot,
+    random,
+    registry,
+    schedules,
+    training,
+)
 from .backends import (
     Backend,
     available_backends,

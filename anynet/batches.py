@@ -57,7 +57,8 @@ def _is_series(x: Any) -> bool:
 def _frame_values(model: Any, frame: Any, where: str, fitting: bool) -> np.ndarray:
     names = [str(c) for c in frame.columns]
     if len(set(names)) != len(names):
-        raise InputError(f"{where}: the DataFrame has duplicate column names {sorted({n for n in names if names.count(n) > 1})}")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(f"{where}: the DataFrame has duplicate column names {repeated}")
     known = model.metadata.get("feature_names")
     if fitting or known is None:
         if fitting:
@@ -169,9 +170,9 @@ def training_batches(model: Any, X: Any, y: Any, *, batch_size: int, shuffle: bo
         min_batch = max(layer.min_batch_size for layer in model.nodes.values())
         batches = ArrayBatches(Xd, yd, batch_size=batch_size, shuffle=shuffle, rng_of=rng_of, backend=model.backend,
                                steps=steps, min_batch=min_batch)
-    if val is not None:
-        val = ArrayBatches(*val, batch_size=batch_size * 4, shuffle=False, rng_of=rng_of, backend=model.backend)
-    return batches, val
+    val_batches = None if val is None else ArrayBatches(*val, batch_size=batch_size * 4, shuffle=False,
+                                                        rng_of=rng_of, backend=model.backend)
+    return batches, val_batches
 
 
 def evaluation_batches(model: Any, X: Any, y: Any, loss: Any, batch_size: int | None, where: str) -> Any:

@@ -278,7 +278,8 @@ def _int(where: str, name: str, value: Any, low: int = 0) -> int:
 
 def _real(where: str, name: str, value: Any, *, high: float = math.inf, high_open: bool = False) -> float:
     """A finite number ≥ 0 (and below ``high``), numpy scalars accepted, bool refused."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)  # a named bool: typeshed's Real has no >=
+    ok = real and math.isfinite(value) and value >= 0
     if ok and (value > high or (high_open and value == high)):
         ok = False
     if not ok:
@@ -370,7 +371,8 @@ class EarlyStopping(Callback):
         >>> model = anynet.Sequential([Dense(1, 1)], seed=0)
         >>> X, y = np.zeros((8, 1)), np.zeros(8)     # a perfect fit from the start: no improvement
         >>> stop = anynet.callbacks.EarlyStopping("loss", patience=2, verbose=1)
-        >>> history = model.fit(X, y, loss="mse", optimizer="sgd", epochs=10, callbacks=[stop], verbose=0)
+        >>> history = model.fit(X, y, loss="mse", optimizer="sgd", epochs=10,  # doctest: +NORMALIZE_WHITESPACE
+        ...                     callbacks=[stop], verbose=0)
         EarlyStopping: stopped after epoch 3: loss has not improved for 2 epochs (best 0 at epoch 1);
         restored the weights of epoch 1
         >>> len(history.epoch), stop.stopped_epoch, stop.best_epoch
@@ -835,9 +837,10 @@ class TensorBoard(Callback):
         else:
             if isinstance(update_freq, bool) or not isinstance(update_freq, numbers.Integral) or update_freq < 1:
                 raise ConfigError(f"{where}: update_freq must be 'epoch', 'batch' or an int ≥ 1, got {update_freq!r}")
-            self.update_freq = self._every = int(update_freq)
+            self._every: int = int(update_freq)
+            self.update_freq = self._every
             # per-step work only when asked for: the loop skips per-batch hooks otherwise
-            self.on_batch_end = self._write_step  # type: ignore[method-assign]
+            self.on_batch_end = self._write_step
         self._writer_class = _summary_writer()  # fails here, not after the first epoch
         self.writer: Any = None
 

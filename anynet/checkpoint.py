@@ -53,7 +53,7 @@ _FORBIDDEN_CONFIG = {"backend", "dtype", "seed"}
 
 # -- saving ----------------------------------------------------------------------------------------
 def _generator_state(rng: np.random.Generator) -> dict[str, Any]:
-    return rng.bit_generator.state
+    return dict(rng.bit_generator.state)  # numpy types it as a TypedDict; each read builds a new dict anyway
 
 
 def _check_saveable(model: Any, path: Any) -> dict[str, Any]:
@@ -158,7 +158,8 @@ def _float_tensor(path: Any, name: str, arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _check_architecture(arch: Any, path: Any) -> None:
+def _check_architecture(arch: Any, path: Any) -> dict[str, Any]:
+    """``arch`` once checked: a dict of known layers whose configs choose no backend, dtype or seed."""
     if not isinstance(arch, dict):
         raise _fail(path, "missing architecture")
     entries = arch.get("nodes", arch.get("layers"))
@@ -174,12 +175,12 @@ def _check_architecture(arch: Any, path: Any) -> None:
         if isinstance(config, dict) and _FORBIDDEN_CONFIG & set(config):
             raise _fail(path, f"a layer config sets {sorted(_FORBIDDEN_CONFIG & set(config))}; a checkpoint may not "
                               "choose a backend, dtype or seed (the caller of load does)")
+    return arch
 
 
 def _build(manifest: dict[str, Any], path: Any, target: Backend, dtype: Any) -> Any:
     """The model, built without allocating parameters, its declared shapes checked against the file."""
-    arch = manifest.get("architecture")
-    _check_architecture(arch, path)
+    arch = _check_architecture(manifest.get("architecture"), path)
     saved = manifest.get("dtype")
     if saved not in ("float32", "float64"):
         raise _fail(path, f"unsupported dtype {saved!r}")
@@ -203,7 +204,8 @@ def _load_weights(model: Any, tensors: dict[str, np.ndarray], path: Any) -> set[
         if name not in tensors:
             raise _fail(path, f"missing tensor {name!r}")
         if tuple(tensors[name].shape) != shape:
-            raise _fail(path, f"tensor {name!r} has shape {tuple(tensors[name].shape)} but the architecture needs {shape}")
+            raise _fail(path, f"tensor {name!r} has shape {tuple(tensors[name].shape)} "
+                              f"but the architecture needs {shape}")
     unexpected = {n for n in tensors if n not in expected and not n.startswith("optim/") and n != "train/stream_perm"}
     if unexpected:
         raise _fail(path, f"unexpected tensors {sorted(unexpected)[:5]}")

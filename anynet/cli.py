@@ -32,7 +32,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -424,8 +424,8 @@ def _targets(path: str, table: Any, column: str, meta: dict[str, Any]) -> np.nda
     cells = table[column]
     absent = np.flatnonzero(is_missing(cells))
     if absent.size:
-        raise UsageError(f"{table.where_row(int(absent[0]))}, column {column!r} has no value ({str(cells[absent[0]])!r})"
-                         "; every scored row needs one: fill it or remove the row")
+        raise UsageError(f"{table.where_row(int(absent[0]))}, column {column!r} has no value "
+                         f"({str(cells[absent[0]])!r}); every scored row needs one: fill it or remove the row")
     classes = meta["classes"]
     if meta["task"] == "classification" and all(isinstance(c, str) for c in classes):
         names = np.asarray(classes, dtype=str)
@@ -468,8 +468,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         for flag, value in (("--target", args.target), ("--handle-unknown", args.handle_unknown)):
             if value:
                 raise UsageError(f"{flag} applies to CSV files; {args.data} is a named data set")
-        own = meta is not None and meta["source"] != "csv" and meta["dataset"] == args.data
-        if own:  # the rows held out when this model was trained, whatever --seed says
+        if meta is not None and meta["source"] != "csv" and meta["dataset"] == args.data:
+            # the rows held out when this model was trained, whatever --seed says
             seed = meta["split"]["seed"]
             if args.seed is not None and seed is not None and args.seed != seed:
                 raise UsageError(f"--seed {args.seed}: the model was trained on the split of seed {seed}; another "
@@ -549,8 +549,8 @@ def _export(args: argparse.Namespace) -> int:
         loss = model.train_state.loss
         name = getattr(loss, "name", None)
         if name not in PROBA_OF_LOSS:
-            raise UsageError(f"{args.checkpoint}: trained with the loss {name!r}, whose probabilities have no ONNX form "
-                             f"here (known: {', '.join(PROBA_OF_LOSS)})")
+            raise UsageError(f"{args.checkpoint}: trained with the loss {name!r}, whose probabilities have no ONNX "
+                             f"form here (known: {', '.join(PROBA_OF_LOSS)})")
         proba = PROBA_OF_LOSS[name]
     try:
         from . import onnx as anynet_onnx
@@ -606,7 +606,7 @@ _UNKNOWN_HELP = "a category the model was not trained on: an error or all zeros 
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit code 2, as argparse does, minus the usage dump
+    def error(self, message: str) -> NoReturn:  # one line, exit code 2, as argparse does, minus the usage dump
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 

@@ -17,6 +17,7 @@ the old or the new file, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -37,7 +38,7 @@ FORMAT_VERSION = 1
 MAX_HEADER = 100_000_000
 MAX_RANK = 8
 #: safetensors dtype code <-> NumPy dtype (little-endian); nothing else is accepted
-DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "I64": np.dtype("<i8")}
+DTYPES: dict[str, np.dtype[Any]] = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "I64": np.dtype("<i8")}
 _CODES = {v.name: k for k, v in DTYPES.items()}
 _ALLOWED_BIT_GENERATORS = {"PCG64"}
 
@@ -116,10 +117,8 @@ def atomic_write(path: str | os.PathLike, chunks: Iterable[bytes]) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         if isinstance(exc, OSError):
             raise CheckpointWriteError(f"cannot save {path}: {exc.strerror or exc}") from None
         raise

@@ -10,8 +10,9 @@ from .backends import ENV_VAR, available_backends, backend_source, get_backend
 
 def info_text() -> str:
     """A human-readable report of this installation."""
-    import anynet
     import numpy
+
+    import anynet
 
     lines = [
         f"anynet {anynet.__version__}",

@@ -280,8 +280,9 @@ def describe(init: Initializer) -> dict | None:
     name = registry.name_of("initializer", type(init))
     if name is None:
         return None
-    if callable(getattr(init, "config", None)):
-        config = init.config()
+    own_config = getattr(init, "config", None)
+    if callable(own_config):
+        config = own_config()
     elif dataclasses.is_dataclass(init):
         config = {f.name: getattr(init, f.name) for f in dataclasses.fields(init)}
     else:

@@ -293,6 +293,7 @@ class Huber(Loss):
     """
 
     name = "huber"
+    delta: float
 
     def __init__(self, *, delta: float = 1.0, reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)

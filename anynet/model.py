@@ -36,6 +36,7 @@ class Model:
 
     train_state: training.TrainState
     metadata: dict[str, Any]
+    loss_node: tuple[str, Any, list[str]] | None  # set by network.Graph, which this is mixed into
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -168,7 +168,9 @@ class Graph:
                         grads[src] = grads[src] + dx if src in grads else dx
             if not need_dx:
                 return None
-            return grads.get(next(iter(self.inputs))) if len(self.inputs) == 1 else {k: grads.get(k) for k in self.inputs}
+            if len(self.inputs) == 1:
+                return grads.get(next(iter(self.inputs)))
+            return {k: grads.get(k) for k in self.inputs}
 
         return values[self.output], backward
 
@@ -261,7 +263,8 @@ class Sequential(Graph):
         if in_features is None:
             known = next((layer.in_features for layer in layers if layer.in_features is not None), None)
             if known is None:
-                raise ConfigError("Sequential: cannot tell the input width; start with a Dense layer or pass in_features=")
+                raise ConfigError("Sequential: cannot tell the input width; "
+                                  "start with a Dense layer or pass in_features=")
             in_features = known  # the layers before it keep the width
         nodes = {str(i): (layer, "input" if i == 0 else str(i - 1)) for i, layer in enumerate(layers)}
         self.layers = layers
@@ -395,7 +398,8 @@ def _split_nodes(where: str, nodes: dict[str, Any], inputs: dict[str, Any], outp
             raise ConfigError(f"{where}: {name!r} is both an input and a node")
         if not isinstance(name, str) or "." in name or "/" in name:
             raise ConfigError(f"{where}: node name {name!r} may not contain '.' or '/'")
-        if not isinstance(ins, str) and not (isinstance(ins, (list, tuple)) and ins and all(isinstance(s, str) for s in ins)):
+        if not isinstance(ins, str) and not (isinstance(ins, (list, tuple)) and ins
+                                             and all(isinstance(s, str) for s in ins)):
             raise ConfigError(f"{where}: node {name!r} must read an input name or a list of names, got {ins!r}")
         if id(part) in seen:
             # each backward pass sets a layer's grads; a second use would overwrite the first's
@@ -415,7 +419,8 @@ def _split_nodes(where: str, nodes: dict[str, Any], inputs: dict[str, Any], outp
                               f"[{output!r}, <an input>], got {ins}")
         readers = [n for n, e in edges.items() if label in ([e] if isinstance(e, str) else e)]
         if readers:
-            raise ConfigError(f"{where}: the label input {label!r} of loss node {name!r} is also read by nodes {readers}")
+            raise ConfigError(f"{where}: the label input {label!r} of loss node {name!r} "
+                              f"is also read by nodes {readers}")
         del inputs[label]  # labels are not features: fit's y feeds them
         loss_node = (name, loss, ins)
     if not inputs:

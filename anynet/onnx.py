@@ -430,16 +430,18 @@ def _softmax(b: Builder, fn: ActivationFn, x: str) -> str:
     return b.add_node("Softmax", [x], axis=-1)
 
 
-for _name, _fn in (("identity", _identity), ("sigmoid", _unary("Sigmoid")), ("tanh", _unary("Tanh")),
-                   ("relu", _unary("Relu")), ("leaky_relu", _leaky_relu), ("elu", _elu), ("gelu", _gelu),
-                   ("softplus", _softplus), ("silu", _silu), ("softmax", _softmax)):
-    register_exporter(_name, _fn)
+for _act, _export in (("identity", _identity), ("sigmoid", _unary("Sigmoid")), ("tanh", _unary("Tanh")),
+                      ("relu", _unary("Relu")), ("leaky_relu", _leaky_relu), ("elu", _elu), ("gelu", _gelu),
+                      ("softplus", _softplus), ("silu", _silu), ("softmax", _softmax)):
+    register_exporter(_act, _export)
 
 
 # -- building the model --------------------------------------------------------------------------------
 def _check_opset(onnx: Any, opset: Any) -> int:
     newest = onnx.defs.onnx_opset_version()
-    if isinstance(opset, bool) or not isinstance(opset, numbers.Integral) or not MIN_OPSET <= opset <= newest:
+    # a named bool, not an isinstance narrowing: typeshed's numbers.Integral supports no comparison with int
+    integer = not isinstance(opset, bool) and isinstance(opset, numbers.Integral)
+    if not integer or not MIN_OPSET <= opset <= newest:
         raise ConfigError(f"anynet.onnx: opset must be an int from {MIN_OPSET} to {newest} (the newest the installed "
                           f"onnx {onnx.__version__} knows), got {opset!r}; the default is {DEFAULT_OPSET}")
     return int(opset)

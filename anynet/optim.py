@@ -436,7 +436,7 @@ class Adam(Optimizer):
     """
 
     slots = ("m", "v")
-    hyper = ("beta1", "beta2", "eps")
+    hyper: tuple[str, ...] = ("beta1", "beta2", "eps")  # AdamW extends it
 
     def __init__(self, lr: Any = 1e-3, *, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, **kw: Any) -> None:

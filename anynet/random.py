@@ -14,13 +14,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
 from .errors import InputTypeError
 
-Seed = Union[int, np.random.Generator, None]
+Seed = int | np.random.Generator | None
 
 
 def as_generator(seed: Seed) -> np.random.Generator:

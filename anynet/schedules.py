@@ -56,7 +56,9 @@ Schedule = Callable[[int], float]
 def _real(where: str, value: Any, *, low: float = 0.0, allow_low: bool = False, high: float = math.inf,
           allow_high: bool = False) -> float:
     """A finite real number (numpy scalars accepted, bool refused) in the given range, as a float."""
-    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+    # the checks in a named bool, not an isinstance narrowing: typeshed's numbers.Real supports no comparison
+    real = not isinstance(value, bool) and isinstance(value, numbers.Real)
+    ok = (real and math.isfinite(value)
           and (value >= low if allow_low else value > low) and (value <= high if allow_high else value < high))
     if not ok:
         lo = f"{'≥' if allow_low else '>'} {low:g}"
@@ -74,7 +76,8 @@ def _count(where: str, value: Any) -> int:
 
 def _step(where: str, step: Any) -> int | float:
     """The step a schedule is called with: a number ≥ 0."""
-    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not step >= 0:
+    real = not isinstance(step, bool) and isinstance(step, numbers.Real)  # a named bool: see _real
+    if not real or not step >= 0:
         raise InputError(f"{where}: step must be a number ≥ 0 (steps count from 0), got {step!r}")
     return step
 
@@ -291,7 +294,8 @@ class Chain(_Described):
             start, sched = pair
             if isinstance(start, bool) or not isinstance(start, numbers.Integral) or start < 0:
                 raise ConfigError(f"Chain: a part's start must be an int ≥ 0, got {start!r}")
-            if isinstance(sched, numbers.Real) and not isinstance(sched, bool):
+            number = isinstance(sched, numbers.Real) and not isinstance(sched, bool)  # a named bool: see _real
+            if number:
                 sched = Constant(sched)
             if not callable(sched):
                 raise ConfigError(f"Chain: a part's schedule must be a schedule or a number, got {sched!r}")
@@ -369,8 +373,9 @@ def from_config(config: Any) -> Any:
                                f"{', '.join(registry.names('schedule'))} (register your own with "
                                "anynet.register('schedule'))") from None
     kwargs = {k: v for k, v in config.items() if k != "type"}
-    if isinstance(cls, type) and callable(getattr(cls, "from_config", None)):
-        return cls.from_config(kwargs)
+    from_config = getattr(cls, "from_config", None) if isinstance(cls, type) else None
+    if callable(from_config):
+        return from_config(kwargs)
     return _build(cls, config["type"], kwargs)
 
 

@@ -519,6 +519,7 @@ def _checks_on(b: Any, s: _Subject) -> list[tuple[str, Callable[[], str | None]]
             raise AssertionError(f"state_shapes() {layer.state_shapes()} differs from the arrays' shapes {actual}")
         layer.load_extra_state(json.loads(json.dumps(layer.extra_state())))
         names = [f"x{i}" for i in range(k)]
+        model: Graph | Sequential
         with use_backend(b), default_dtype(dt):
             if k == 1:
                 model = Sequential([s.make()], in_features=width, seed=s.seed)

@@ -117,7 +117,9 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any = None, optimizer: Any = None, 
     try:
         for epoch in range(state.epoch, last):
             hooks.on_epoch_begin(model, epoch, {"steps": len(batches), "last_epoch": last})
-            lr = state.optimizer.current_lr()  # the rate the epoch starts with (callbacks may have set it)
+            opt = state.optimizer
+            assert opt is not None  # compile_state refused a fit without one
+            lr = opt.current_lr()  # the rate the epoch starts with (callbacks may have set it)
             logs = train_epoch(model, batches, hooks)
             if val is not None:
                 logs.update({f"val_{k}": v for k, v in score(model, val).items()})
@@ -205,7 +207,8 @@ def score(model: Any, batches: Iterable[tuple[Array, Array]], *, loss: Any = Non
     state = model.train_state
     loss = state.loss if loss is None else loss
     mets = [metrics_mod.get(m, loss=loss) for m in (state.metrics if metrics is None else metrics)]
-    total, n = None, 0
+    total: Any = None  # the loss summed on the device; None before the first batch
+    n = 0
     for xb, yb in batches:
         out = model.forward(xb)[0]
         rows_b = n_rows(xb)

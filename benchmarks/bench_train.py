@@ -22,6 +22,7 @@ Writes ``RESULTS.md`` (or ``--out``), a JSON file and a PNG bar chart beside it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -257,10 +258,8 @@ def matmul_peak() -> float:
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "numpy": np.__version__}
     for mod in ("anynet", "torch", "sklearn", "jax", "cupy"):
-        try:
+        with contextlib.suppress(Exception):  # not installed or broken: left out
             out[mod] = __import__(mod).__version__
-        except Exception:
-            pass
     try:
         from threadpoolctl import threadpool_info
 
@@ -319,7 +318,8 @@ def write_report(saved: dict) -> str:
         lines.append(f"| {c} | " + " | ".join(cells) + " |")
     lines += ["", "In brackets: the slowest and fastest single epoch (all of them are in the JSON file)."]
     lines += ["", "Ratios of anynet[numpy] (first anynet column) to each competitor, same run "
-              "(> 1 means anynet is faster); GFLOP/s and share of the matmul peak; peak memory (MB above baseline):", ""]
+              "(> 1 means anynet is faster); GFLOP/s and share of the matmul peak; "
+              "peak memory (MB above baseline):", ""]
     ref = next(((r, s) for r, s in cols if r == "anynet"), None)
     others = [(r, s) for r, s in cols if (r, s) != ref]
     lines.append("| configuration | " + " | ".join(f"vs {r}" + (f" ({s})" if r == "anynet" else "") for r, s in others)
@@ -370,13 +370,15 @@ def targets(by: dict, runs: list[dict], peak: float) -> list[str]:
     judge("anynet[numpy] ≥ 0.5× the NumPy loop on 5-5-1", cpu[:1], "numpy-loop", "numpy", 0.5)
     big = by.get((cpu[3], "anynet", "numpy"))
     if big is not None:
-        shares = [run[(cpu[3], "anynet", "numpy")]["gflops"] / peak for run in runs if (cpu[3], "anynet", "numpy") in run]
+        key = (cpu[3], "anynet", "numpy")
+        shares = [run[key]["gflops"] / peak for run in runs if key in run]
         out.append(f"784-1024-1024-10 at ≥ 60% of the measured matmul peak: "
                    f"{'met' if min(shares) >= 0.6 else 'NOT met'} ({'/'.join(f'{100 * v:.0f}%' for v in shares)})")
         t = by.get((cpu[3], "torch", "cpu"))
         if t is not None:
             m = big["peak_mb"] / max(t["peak_mb"], 1e-9)
-            out.append(f"peak memory ≤ 1.2× PyTorch's on 784-1024-1024-10: {'met' if m <= 1.2 else 'NOT met'} ({m:.2f}×)")
+            out.append(f"peak memory ≤ 1.2× PyTorch's on 784-1024-1024-10: "
+                       f"{'met' if m <= 1.2 else 'NOT met'} ({m:.2f}×)")
     gpu = [k for k in by if k[2] in ("cupy", "torch:cuda:0")]
     if not gpu:
         out.append("GPU targets (anynet[cupy] ≥ 0.9× PyTorch CUDA on the 1024- and 4096-wide nets, no host sync in "
@@ -463,7 +465,9 @@ def main() -> None:
     pairs = [("anynet", b) for b in args.backends.split(",")] + [("numpy-loop", "numpy"), ("torch", "cpu"),
                                                                    ("sklearn", "numpy")]
     if args.gpu:
-        pairs = [("anynet", "cupy"), ("torch", "torch:cuda:0")] + ([("anynet", "numpy")] if "numpy" in args.backends else [])
+        pairs = [("anynet", "cupy"), ("torch", "torch:cuda:0")]
+        if "numpy" in args.backends:
+            pairs.append(("anynet", "numpy"))
     rows = []
     peak_mb: dict[tuple[str, str, str], float] = {}
     for run in range(args.runs):

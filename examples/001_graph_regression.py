@@ -2,7 +2,8 @@
 
 The document wires InputNode → LinearNode → SigmoidNode → LinearNode → MseNode and trains
 Boston house prices (R² 0.803 in 6.9 s). Here the same graph — the MSE node included, reading
-the prediction and a label input — is built with anynet's Graph API and trained on any numeric CSV, with early stopping on a fifth of the training part,
+the prediction and a label input — is built with anynet's Graph API and trained on any numeric
+CSV, with early stopping on a fifth of the training part,
 (``--csv PATH --target COL``; Boston-style data: ``--csv boston.csv --target MEDV``), by default
 on scikit-learn's diabetes set. Features are standardised on the training part only.
 

@@ -127,7 +127,8 @@ def main(backend: str) -> dict:
     print(f"{backend}: loss {type(resumed.loss).__name__}, optimizer {type(resumed.optimizer).__name__}, "
           f"R² {r2:.3f}, resumed == uninterrupted: {same}, {len(every.seen)} losses read, "
           f"Gain passes check_layer: {conformance}")
-    return {"backend": backend, "r2": r2, "conformance": conformance, "resumed_equals_uninterrupted": same, "losses_read": len(every.seen)}
+    return {"backend": backend, "r2": r2, "conformance": conformance, "resumed_equals_uninterrupted": same,
+            "losses_read": len(every.seen)}
 
 
 if __name__ == "__main__":

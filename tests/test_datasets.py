@@ -16,7 +16,7 @@ from anynet.errors import InputError
 def test_comparison_task():
     X, y = datasets.comparison(1000, seed=3)
     assert X.shape == (1000, 5) and X.dtype == np.float32
-    assert X.min() >= 0 and X.max() <= 9 and np.all(X == np.round(X))
+    assert X.min() >= 0 and X.max() <= 9 and np.all(np.round(X) == X)
     np.testing.assert_array_equal(y, (X[:, 1] > X[:, 3]).astype(np.float32))
     np.testing.assert_array_equal(datasets.comparison(10, seed=3)[0], datasets.comparison(10, seed=3)[0])
 
@@ -57,7 +57,8 @@ def _csv(tmp_path, text, name="t.csv"):
 
 def test_csv_split_and_standardise_on_train_only(tmp_path):
     g = np.random.default_rng(0)
-    rows = ["a,b,MEDV"] + [f"{x:.5f},{z:.5f},{3 * x - z:.5f}" for x, z in g.standard_normal((100, 2)) * [10, 1] + [5, 0]]
+    xz = g.standard_normal((100, 2)) * [10, 1] + [5, 0]
+    rows = ["a,b,MEDV"] + [f"{x:.5f},{z:.5f},{3 * x - z:.5f}" for x, z in xz]
     ds = load_csv(_csv(tmp_path, "\n".join(rows)), "MEDV", test_size=0.3, seed=0)
     assert ds.task == "regression" and ds.feature_names == ["a", "b"]
     assert ds.X_train.shape == (70, 2) and ds.X_test.shape == (30, 2)
@@ -267,7 +268,7 @@ def test_mnist_loader_reads_idx_files(tmp_path, gz):
     _write_mnist(tmp_path, gz=gz)
     Xtr, ytr, Xte, yte = load_mnist(tmp_path)
     assert Xtr.shape == (20, 784) and Xte.shape == (10, 784) and Xtr.dtype == np.float32
-    assert 0 <= Xtr.min() and Xtr.max() <= 1 and ytr.dtype == np.int64
+    assert Xtr.min() >= 0 and Xtr.max() <= 1 and ytr.dtype == np.int64
 
 
 def test_mnist_missing_files_say_which_and_where(tmp_path):

@@ -165,8 +165,8 @@ def test_only_paths_and_binary_file_objects_are_read(tmp_path):
         os.fstat(fd)  # still open: the caller's descriptor is not closed
     finally:
         os.close(fd)
-    with pytest.raises(CheckpointError, match="binary mode"):
-        anynet.load(open(path, encoding="latin-1"))
+    with open(path, encoding="latin-1") as text, pytest.raises(CheckpointError, match="binary mode"):
+        anynet.load(text)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")

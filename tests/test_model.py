@@ -137,8 +137,8 @@ def test_training_agrees_across_backends(backend):
 
 
 def test_graph_with_a_loss_node_as_in_document_001():
-    from anynet.losses import MSE
     from anynet.layers import Activation
+    from anynet.losses import MSE
 
     g = np.random.default_rng(0)
     X = g.standard_normal((200, 3))

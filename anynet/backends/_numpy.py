@@ -29,8 +29,9 @@ class NumpyAdapter(Adapter):
         # checked against numpy's own in tests/test_backends.py.
         ns = ModuleType("anynet_numpy", "NumPy as anynet's Array API namespace")
         ns.__dict__.update({k: v for k, v in np.__dict__.items() if not k.startswith("__")})
-        ns.__array_namespace_info__ = np.__array_namespace_info__
-        ns.__array_api_version__ = np.__array_api_version__
+        # through __dict__ (as above): a ModuleType declares none of these attributes to a type checker
+        ns.__dict__.update(__array_namespace_info__=np.__array_namespace_info__,
+                           __array_api_version__=np.__array_api_version__)
         add_reduce, max_reduce = np.add.reduce, np.maximum.reduce
         np_sum, np_max = np.sum, np.max
 
@@ -47,7 +48,7 @@ class NumpyAdapter(Adapter):
         def take(x, indices, /, *, axis=None):
             return x.take(indices, axis=axis)  # the method: no Python-level dispatch (the batch gather)
 
-        ns.sum, ns.max, ns.take = sum, max, take
+        ns.__dict__.update(sum=sum, max=max, take=take)
         return ns
 
     def devices(self) -> list[Any]:

@@ -114,19 +114,20 @@ def load_mnist(folder: str | os.PathLike, *, download_missing: bool = False) -> 
     there first."""
     folder = Path(folder)
     paths = {name: _find(folder, name) for name in FILES}
-    if any(p is None for p in paths.values()):
-        if download_missing:
-            download(folder)
-            paths = {name: _find(folder, name) for name in FILES}
-        else:
-            missing = [n for n, p in paths.items() if p is None]
-            raise DatasetError(_missing_message(folder, f"missing {', '.join(missing)}"))
-    arrays = {name: read_idx(p) for name, p in paths.items()}
+    if download_missing and None in paths.values():
+        download(folder)
+        paths = {name: _find(folder, name) for name in FILES}
+    found = {name: p for name, p in paths.items() if p is not None}
+    if len(found) < len(FILES):
+        missing = [n for n in FILES if n not in found]
+        raise DatasetError(_missing_message(folder, f"missing {', '.join(missing)}"))
+    arrays = {name: read_idx(p) for name, p in found.items()}
     out = []
     for split in ("train", "t10k"):
         images, labels = arrays[f"{split}-images-idx3-ubyte.gz"], arrays[f"{split}-labels-idx1-ubyte.gz"]
         if images.ndim != 3 or labels.ndim != 1:
-            raise DatasetError(f"{folder}: {split} images must be 3-D and labels 1-D, got {images.shape} and {labels.shape}")
+            raise DatasetError(f"{folder}: {split} images must be 3-D and labels 1-D, "
+                               f"got {images.shape} and {labels.shape}")
         if images.shape[0] != labels.shape[0]:
             raise DatasetError(f"{folder}: {split} has {images.shape[0]} images but {labels.shape[0]} labels")
         if labels.size and labels.max() > 9:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -175,8 +175,9 @@ def column_kinds(table: Table, names: Sequence[str], categorical: str | Iterable
         forced = [str(c) for c in categorical]
         unknown = [c for c in forced if c not in names]
         if unknown:
-            raise InputError(f"{where}: categorical names {_listed(unknown)}, which {'is' if len(unknown) == 1 else 'are'} "
-                             f"not a feature column; feature columns: {', '.join(names)}")
+            raise InputError(f"{where}: categorical names {_listed(unknown)}, which "
+                             f"{'is' if len(unknown) == 1 else 'are'} not a feature column; "
+                             f"feature columns: {', '.join(names)}")
     kinds: dict[str, str] = {}
     for name in names:
         if forced is not None:
@@ -362,7 +363,8 @@ class TablePreprocessor:
         scale = np.ones(n) if scale is None else np.asarray(scale, dtype=np.float64).reshape(-1)
         if len(mean) != n or len(scale) != n:
             raise InputError(f"TablePreprocessor.numeric: {n} names but {len(mean)} means and {len(scale)} scales")
-        pre.specs = [ColumnSpec(str(c), "numeric", mean=float(m), scale=float(s)) for c, m, s in zip(names, mean, scale)]
+        pre.specs = [ColumnSpec(str(c), "numeric", mean=float(m), scale=float(s))
+                     for c, m, s in zip(names, mean, scale)]
         return pre
 
     # -- what was learned -------------------------------------------------------------------------------
@@ -449,7 +451,8 @@ class TablePreprocessor:
         parts = []
         if numeric:
             scaled = ", standardised" if self.standardize else ""
-            parts.append(f"{len(numeric)} numeric{scaled} ({', '.join(numeric[:8])}{', …' if len(numeric) > 8 else ''})")
+            more = ", …" if len(numeric) > 8 else ""
+            parts.append(f"{len(numeric)} numeric{scaled} ({', '.join(numeric[:8])}{more})")
         if onehot:
             parts.append(f"{len(onehot)} one-hot ({', '.join(onehot[:8])}{', …' if len(onehot) > 8 else ''})")
         return f"{len(specs)} columns → {self.n_features} inputs: " + "; ".join(parts)
@@ -458,7 +461,7 @@ class TablePreprocessor:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able: ``{"missing", "handle_unknown", "standardize", "columns": [{"name", "kind",
         "categories" (categorical), "fill", "mean", "scale" (numeric)}, ...]}``."""
-        columns = []
+        columns: list[dict[str, Any]] = []
         for s in self._fitted("to_dict"):
             if s.kind == "numeric":
                 columns.append({"name": s.name, "kind": "numeric", "fill": s.fill, "mean": s.mean, "scale": s.scale})
@@ -525,8 +528,10 @@ def check_handle_unknown(handle_unknown: Any) -> str:
     return handle_unknown
 
 
-def _finite(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and bool(np.isfinite(v))
+def _finite(v: Any) -> TypeGuard[float]:
+    """A real number (not bool) that is finite; a float to the type checker, which is how callers use it."""
+    real = isinstance(v, numbers.Real) and not isinstance(v, bool)
+    return real and bool(np.isfinite(v))
 
 
 def _fill_number(values: np.ndarray, how: str) -> float:

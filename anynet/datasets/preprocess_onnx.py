@@ -52,7 +52,8 @@ def _import_onnx() -> Any:
         import onnx.helper
         import onnx.numpy_helper
     except ImportError as exc:
-        raise ImportError(f"exporting to ONNX needs the onnx package ({exc}); install it with pip install onnx") from exc
+        raise ImportError(f"exporting to ONNX needs the onnx package ({exc}); "
+                          "install it with pip install onnx") from exc
     return onnx
 
 
@@ -164,15 +165,17 @@ def with_preprocessing(network: ModelProto, preprocessor: TablePreprocessor, *, 
             bad = g.node("Or", [g.node("IsNaN", [x], x), g.node("IsInf", [x], x)], x)
             z = x
             if (s.mean, s.scale) != (0.0, 1.0):
-                z = g.node("Div", [g.node("Sub", [x, g.const(s.mean, f"{x}/mean")], x), g.const(s.scale, f"{x}/scale")], x)
+                centred = g.node("Sub", [x, g.const(s.mean, f"{x}/mean")], x)
+                z = g.node("Div", [centred, g.const(s.scale, f"{x}/scale")], x)
             # the fill value is standardised here in float64, as anynet does before casting to the network's dtype
-            fill = nan if s.fill is None else g.const((s.fill - s.mean) / s.scale, f"{x}/fill")
+            # (a numeric column's fill is a number: float() only tells the type checker so)
+            fill = nan if s.fill is None else g.const((float(s.fill) - s.mean) / s.scale, f"{x}/fill")
             parts.append(g.node("Where", [bad, fill, z], x))
             continue
         inputs.append(helper.make_tensor_value_info(x, onnx.TensorProto.STRING, ["batch", 1]))
         k = len(s.categories)
         # an index per cell: 0..k-1 a category, -1 an unknown category, -2 a missing cell with no fill
-        on_missing = -2 if s.fill is None else s.categories.index(s.fill)
+        on_missing = -2 if s.fill is None else s.categories.index(str(s.fill))  # a category: str() types it
         index = g.node("LabelEncoder", [x], x, domain="ai.onnx.ml", keys_strings=[*s.categories, *missing_keys],
                        values_int64s=[*range(k), *[on_missing] * len(missing_keys)], default_int64=-1)
         hot = g.node("Cast", [g.node("Equal", [index, g.const(np.arange(k), f"{x}/range", np.int64)], x)], x,
@@ -192,8 +195,8 @@ def with_preprocessing(network: ModelProto, preprocessor: TablePreprocessor, *, 
     if task == "classification":
         if len(classes) != n_out:
             raise ConfigError(f"{where}: {len(classes)} class labels for a network of {n_out} outputs")
-        probabilities = g.node(PROBA_OPS[proba], [out], output="probabilities", **({"axis": -1} if proba == "softmax"
-                                                                                   else {}))
+        options: dict[str, Any] = {"axis": -1} if proba == "softmax" else {}
+        probabilities = g.node(PROBA_OPS[proba], [out], output="probabilities", **options)
         g.node("Gather", [_classes(g, classes), g.node("ArgMax", [probabilities], "label", axis=1, keepdims=0)],
                output="label", axis=0)
         label_type = g.initializers[-1].data_type  # the classes constant, added last by _classes

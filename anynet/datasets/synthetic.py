@@ -66,7 +66,8 @@ def circles(n: int = 400, *, noise: float = 0.05, factor: float = 0.5, seed: See
     return X.astype(np.float32), y
 
 
-def spirals(n_per_class: int = 200, *, classes: int = 3, noise: float = 0.2, seed: Seed = 0) -> tuple[np.ndarray, np.ndarray]:
+def spirals(n_per_class: int = 200, *, classes: int = 3, noise: float = 0.2,
+            seed: Seed = 0) -> tuple[np.ndarray, np.ndarray]:
     """``classes`` interleaved spiral arms; y holds integer labels."""
     rng = as_generator(seed)
     X, y = [], []

@@ -333,10 +333,7 @@ def _target(table: Table, target: str, task: str) -> tuple[np.ndarray | None, np
 
 
 def _split(X, y, task, names, name, test_size, seed, standardize) -> Dataset:
-    if task == "classification":
-        y = y.astype(np.int64)
-    else:
-        y = y.astype(np.float32)
+    y = y.astype(np.int64) if task == "classification" else y.astype(np.float32)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, seed=seed,
                                                         stratify=task == "classification")
     scaler = None

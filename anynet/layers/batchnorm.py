@@ -39,6 +39,8 @@ class BatchNorm(Layer):
         [[-1.0, -1.0], [1.0, 1.0]]
     """
 
+    in_features: int  # always set by the constructor (Layer's default, None, means any width)
+
     #: one sample has no variance to learn from
     min_batch_size = 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .. import activations
@@ -42,6 +43,8 @@ class Dense(Layer):
         ((4, 2), (4, 3), (3, 2))
     """
 
+    in_features: int  # always set by the constructor (Layer's default, None, means any width)
+
     def __init__(
         self,
         in_features: int,
@@ -65,12 +68,12 @@ class Dense(Layer):
         self._place(backend, dtype)
         self._initialize(seed)
 
-    def output_features(self, in_features: int) -> int:
+    def output_features(self, in_features: int | Sequence[int]) -> int:
         self._one_width(in_features)
         return self.out_features
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
-        shapes = {"W": (self.in_features, self.out_features)}
+        shapes: dict[str, tuple[int, ...]] = {"W": (self.in_features, self.out_features)}
         if self.use_bias:
             shapes["b"] = (self.out_features,)
         return shapes

@@ -69,7 +69,7 @@ class Dropout(Layer):
                 f"{self!r}: cannot save the state of a {type(bits).__name__} generator (its state is not "
                 "JSON-able); give Dropout an int seed or a numpy.random.default_rng(...) Generator (PCG64)"
             )
-        return bits.state
+        return dict(bits.state)  # numpy types it as a TypedDict; each read of .state builds a new dict anyway
 
     def load_extra_state(self, state: dict[str, Any] | None) -> None:
         """Restore the mask generator from :meth:`extra_state`'s dict; malformed input raises

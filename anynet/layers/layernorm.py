@@ -41,6 +41,8 @@ class LayerNorm(Layer):
         [[-1.225, 0.0, 1.225], [0.0, 0.0, 0.0]]
     """
 
+    in_features: int  # always set by the constructor (Layer's default, None, means any width)
+
     def __init__(
         self,
         num_features: int,

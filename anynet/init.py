@@ -231,13 +231,7 @@ def _make(entry: Any, name: str, options: dict[str, Any]) -> Initializer:
         if options:
             raise ConfigError(f"initialiser {name!r} does not take options {sorted(options)}")
         return entry
-    try:
-        inspect.signature(entry).bind(**options)
-    except TypeError:
-        raise ConfigError(f"initialiser {name!r} does not take options {sorted(options)}") from None
-    except ValueError:  # no signature to read: let the call decide
-        pass
-    made = entry(**options)
+    made = registry.construct(entry, options, what=f"initialiser {name!r}")
     if not callable(made):
         raise ConfigError(f"the initialiser factory registered as {name!r} returned {made!r}, not a callable "
                           "(shape, rng) -> array")

@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 from collections.abc import Callable
@@ -226,17 +225,8 @@ class Loss:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items())})"
 
 
-def _construct(factory: Callable[..., Any], name: str, options: dict[str, Any]) -> Any:
-    """``factory(**options)``, with options it does not take reported as ConfigError."""
-    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
-        raise ConfigError(f"loss {name!r}: options must be a dict with string keys, got {options!r}")
-    try:
-        inspect.signature(factory).bind(**options)
-    except TypeError:
-        raise ConfigError(f"loss {name!r} does not take options {sorted(options)}") from None
-    except ValueError:  # no signature to read: let the call decide
-        pass
-    return factory(**options)
+def _construct(factory: Callable[..., Any], name: str, options: Any) -> Any:
+    return registry.construct(factory, options, what=f"loss {name!r}")
 
 
 def _size(x: Array) -> int:

@@ -17,12 +17,13 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .errors import ConfigError, UnknownNameError
 
-__all__ = ["KINDS", "lookup", "name_of", "names", "register", "unregister"]
+__all__ = ["KINDS", "construct", "lookup", "name_of", "names", "register", "unregister"]
 
 #: the kinds of part that can be registered
 KINDS = ("layer", "activation", "loss", "optimizer", "schedule", "metric", "initializer", "model")
@@ -121,3 +122,18 @@ def name_of(kind: str, obj: Any) -> str | None:
     """The canonical name ``obj`` is registered under, or None if it is not registered."""
     name = _CANONICAL[_kind(kind)].get(id(obj))
     return name if name is not None and _ENTRIES[kind].get(name) is obj else None
+
+
+def construct(factory: Callable[..., Any], options: Any, *, what: str) -> Any:
+    """``factory(**options)``, with options it does not take (or that are not a dict of names)
+    reported as :class:`~anynet.ConfigError` naming ``what`` — for parts built from a user's
+    options or a checkpoint's config."""
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise ConfigError(f"{what}: options must be a dict with string keys, got {str(options)[:80]}")
+    try:
+        inspect.signature(factory).bind(**options)
+    except TypeError:
+        raise ConfigError(f"{what} does not take the options {sorted(options)}") from None
+    except ValueError:  # no signature to read: let the call decide
+        pass
+    return factory(**options)

@@ -39,7 +39,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import numbers
 from collections.abc import Callable
@@ -327,13 +326,7 @@ class Chain(_Described):
 
 
 def _build(cls: Callable[..., Any], name: str, kwargs: dict[str, Any]) -> Any:
-    try:
-        inspect.signature(cls).bind(**kwargs)
-    except TypeError:
-        raise ConfigError(f"schedule {name!r} does not take the options {sorted(kwargs)}") from None
-    except ValueError:  # no signature to read: let the call decide
-        pass
-    return cls(**kwargs)
+    return registry.construct(cls, kwargs, what=f"schedule {name!r}")
 
 
 def to_config(schedule: Any) -> Any:

@@ -6,7 +6,9 @@ so the training step checks nothing. A batch iterator yields ``(X, y)`` pairs of
 - :class:`ArrayBatches`: each sample once per epoch, shuffled on the host (so every backend sees
   the same batches) with one index copy to the device per epoch;
 - :class:`WrapBatches`: document 004's data layer: full batches from an endless shuffled stream
-  that wraps around the end; its position lives in the training state so a checkpoint resumes it.
+  that wraps around the end; its position lives in the training state so a checkpoint resumes it;
+- :class:`StreamBatches`: the user's own iterable of ``(X, y)`` batches (a list, a generator, a
+  ``torch.utils.data.DataLoader``), each batch checked and put on the device as it arrives.
 
 Example:
     >>> import numpy as np
@@ -21,17 +23,29 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from .backends import Backend, backend_of
+from .backends import Backend, backend_of, is_array
 from .dtypes import dtype_name
 from .errors import InputError, InputTypeError
 from .validation import as_host_array, check_features, raise_mismatch
 
 Array = Any
+
+
+class _Unset:
+    """The default of ``fit``'s ``batch_size`` and ``shuffle``: a stream of batches refuses them only
+    when they are given, so it must tell "not given" from the default value."""
+
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+UNSET: Any = _Unset()
+BATCH_SIZE, SHUFFLE = 32, True  # what UNSET means for arrays
 
 
 def prepare_x(model: Any, X: Any, where: str, *, fitting: bool = False) -> Array:
@@ -142,6 +156,11 @@ def training_batches(model: Any, X: Any, y: Any, *, batch_size: int, shuffle: bo
     if batching not in ("epoch", "wrap"):
         raise InputError(f"{where}: batching must be 'epoch' or 'wrap', got {batching!r}")
     loss = model.train_state.loss
+    if is_stream(X) or y is None:
+        return _stream_batches(model, X, y, batch_size=batch_size, shuffle=shuffle, batching=batching, steps=steps,
+                               validation_data=validation_data, validation_split=validation_split, where=where)
+    batch_size = BATCH_SIZE if batch_size is UNSET else batch_size
+    shuffle = SHUFFLE if shuffle is UNSET else shuffle
     Xd = prepare_x(model, X, where, fitting=True)
     yd = prepare_y(model, y, loss, n_rows(Xd), where)
     val = None
@@ -158,10 +177,19 @@ def training_batches(model: Any, X: Any, y: Any, *, batch_size: int, shuffle: bo
         val = (rows(Xd, slice(cut, n)), yd[cut:, ...])
         Xd, yd = rows(Xd, slice(0, cut)), yd[:cut, ...]
     elif validation_data is not None:
-        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-            raise InputError(f"{where}: validation_data must be a pair (X_val, y_val)")
+        val_batches: Any = _validation_stream(model, validation_data, loss, where)
+        if val_batches is not None:
+            return _training_batches(model, Xd, yd, batch_size, shuffle, batching, steps), val_batches
         vx = prepare_x(model, validation_data[0], f"{where} (validation_data)")
         val = (vx, prepare_y(model, validation_data[1], loss, n_rows(vx), f"{where} (validation_data)"))
+    batches = _training_batches(model, Xd, yd, batch_size, shuffle, batching, steps)
+    val_batches = None if val is None else ArrayBatches(*val, batch_size=batch_size * 4, shuffle=False,
+                                                        rng_of=lambda: None, backend=model.backend)
+    return batches, val_batches
+
+
+def _training_batches(model: Any, Xd: Array, yd: Array, batch_size: int, shuffle: bool, batching: str,
+                      steps: int | None) -> Any:
     rng_of = lambda: model.rng  # noqa: E731 - read at every epoch: seed= and checkpoints replace it
     if batching == "wrap":
         batches: Any = WrapBatches(Xd, yd, batch_size=batch_size, shuffle=shuffle, state=model.train_state,
@@ -170,13 +198,100 @@ def training_batches(model: Any, X: Any, y: Any, *, batch_size: int, shuffle: bo
         min_batch = max(layer.min_batch_size for layer in model.nodes.values())
         batches = ArrayBatches(Xd, yd, batch_size=batch_size, shuffle=shuffle, rng_of=rng_of, backend=model.backend,
                                steps=steps, min_batch=min_batch)
-    val_batches = None if val is None else ArrayBatches(*val, batch_size=batch_size * 4, shuffle=False,
-                                                        rng_of=rng_of, backend=model.backend)
-    return batches, val_batches
+    return batches
+
+
+def _min_batch(model: Any) -> int:
+    return max(layer.min_batch_size for layer in model.nodes.values())
+
+
+def _stream_batches(model: Any, X: Any, y: Any, *, batch_size: Any, shuffle: Any, batching: str,
+                    steps: int | None, validation_data: Any, validation_split: Any, where: str) -> tuple[Any, Any]:
+    """``fit``'s batches when X is a stream of ``(X, y)`` batches (see :func:`training_batches`)."""
+    _check_stream_call(X, y, where)
+    given = [name for name, value in (("batch_size", batch_size), ("shuffle", shuffle)) if value is not UNSET]
+    given += ["validation_split"] * (validation_split is not None) + ["batching='wrap'"] * (batching == "wrap")
+    if given:
+        raise InputError(f"{where}: {', '.join(given)} do not apply to a stream of batches (the stream decides the "
+                         "batches and their order); leave them out, or give arrays X, y")
+    loss = model.train_state.loss
+    batches = StreamBatches(model, X, loss=loss, steps=steps, where=where, fitting=True, min_batch=_min_batch(model))
+    if validation_data is None:
+        return batches, None
+    val: Any = _validation_stream(model, validation_data, loss, where)
+    if val is None:
+        vx = prepare_x(model, validation_data[0], f"{where} (validation_data)")
+        vy = prepare_y(model, validation_data[1], loss, n_rows(vx), f"{where} (validation_data)")
+        val = ArrayBatches(vx, vy, batch_size=BATCH_SIZE * 4, shuffle=False, rng_of=lambda: None,
+                           backend=model.backend)
+    return batches, val
+
+
+def _check_stream_call(X: Any, y: Any, where: str) -> None:
+    if y is not None:
+        raise InputError(f"{where}: X is a stream of (X, y) batches ({type(X).__name__}) and y was given too; give "
+                         "the batches alone (y=None), or arrays X and y")
+    if not is_stream(X):
+        raise InputError(f"{where}: y is missing; give targets y, or X as an iterable of (X, y) batches "
+                         f"(got X of type {type(X).__name__})")
+
+
+def _validation_stream(model: Any, data: Any, loss: Any, where: str) -> StreamBatches | None:
+    """``validation_data`` as batches when it is a re-iterable of ``(X, y)`` batches; None for a pair
+    ``(X_val, y_val)``."""
+    w = f"{where} (validation_data)"
+    if isinstance(data, (tuple, list)) and len(data) == 2 and not _is_pair(data[0]):
+        return None
+    if not is_stream(data):
+        raise InputError(f"{where}: validation_data must be a pair (X_val, y_val) or a re-iterable of (X, y) "
+                         f"batches, got {type(data).__name__}")
+    if isinstance(data, Iterator):
+        raise InputError(f"{where}: validation_data is a one-shot iterator ({type(data).__name__}), but it is "
+                         "read after every epoch; give a list or another re-iterable (e.g. a DataLoader)")
+    return StreamBatches(model, data, loss=loss, steps=None, where=w)
+
+
+def _is_data(x: Any) -> bool:
+    """An array, a dict of arrays or a DataFrame: one data set or one batch, not a stream."""
+    return is_array(x) or isinstance(x, Mapping) or _is_frame(x)
+
+
+def _is_pair(item: Any) -> bool:
+    return isinstance(item, (tuple, list)) and len(item) == 2 and _is_data(item[0])
+
+
+def is_stream(x: Any) -> bool:
+    """True for an iterable of batches rather than one data set: a generator, iterator or other
+    iterable that is not an array, dict, DataFrame or string, or a list/tuple whose first item is a
+    batch (an array of rank ≥ 2, a dict, or a sequence starting with one). A nested list of numbers
+    is data, as always."""
+    if _is_data(x) or _is_series(x) or isinstance(x, (str, bytes, np.generic)):
+        return False
+    if isinstance(x, (list, tuple)):
+        first: Any = x[0] if x else None
+        if isinstance(first, (tuple, list)) and first:
+            first = first[0]
+        return isinstance(first, Mapping) or _is_frame(first) or (is_array(first) and len(first.shape) >= 2)
+    return isinstance(x, Iterable)
+
+
+def x_batches(model: Any, X: Any, where: str) -> Iterator[tuple[Any, Array]]:
+    """``(batch as given, batch checked on the device)`` for each X batch of a stream; a batch may
+    also be a tuple whose first item is X (a DataLoader's ``[X]`` or ``(X, y)``)."""
+    for i, item in enumerate(X):
+        if isinstance(item, (tuple, list)) and item and (_is_data(item[0]) or isinstance(item[0], (list, tuple))):
+            item = item[0]
+        yield item, prepare_x(model, item, f"{where}: batch {i}")
 
 
 def evaluation_batches(model: Any, X: Any, y: Any, loss: Any, batch_size: int | None, where: str) -> Any:
-    """``(X, y)`` checked once and served in order, ``batch_size`` rows at a time (default: all)."""
+    """``(X, y)`` checked once and served in order, ``batch_size`` rows at a time (default: all); or
+    an iterable of ``(X, y)`` batches (y None), each checked as it arrives."""
+    if is_stream(X) or y is None:
+        _check_stream_call(X, y, where)
+        if batch_size is not None:
+            raise InputError(f"{where}: batch_size does not apply to a stream of batches; leave it out")
+        return StreamBatches(model, X, loss=loss, steps=None, where=where)
     Xd = prepare_x(model, X, where)
     yd = prepare_y(model, y, loss, n_rows(Xd), where)
     return ArrayBatches(Xd, yd, batch_size=batch_size or max(n_rows(Xd), 1), shuffle=False, rng_of=lambda: None,
@@ -257,3 +372,74 @@ class WrapBatches:
         for i in range(self.steps):
             part = idx[i * bs:(i + 1) * bs]
             yield rows(self.X, part, xp), xp.take(self.y, part, axis=0)
+
+
+
+class StreamBatches:
+    """The user's ``(X, y)`` batches, each checked (:func:`prepare_x`, :func:`prepare_y`) and put on
+    the device as it arrives; errors name the batch ("batch 3: X contains NaN").
+
+    Arguments:
+        source: an iterable of ``(X, y)`` pairs. A re-iterable (``iter()`` gives a fresh iterator:
+            a list, a DataLoader) is one pass per epoch; a one-shot iterator (a generator) gives
+            ``steps`` batches per epoch, so ``fit`` needs ``steps`` for it.
+        loss: checks the targets; steps: batches per epoch (a cap for a re-iterable).
+        fitting: ``fit``'s batches (a DataFrame's column names are recorded, a one-shot iterator
+            needs ``steps``); min_batch: the fewest rows a training batch may have (BatchNorm: 2).
+
+    Example:
+        >>> import numpy as np
+        >>> from anynet import Sequential
+        >>> from anynet.layers import Dense
+        >>> from anynet.losses import get
+        >>> model = Sequential([Dense(2, 1)], seed=0)
+        >>> pairs = [(np.ones((3, 2)), np.zeros(3)), (np.ones((2, 2)), np.zeros(2))]
+        >>> [len(yb) for _, yb in StreamBatches(model, pairs, loss=get("mse"), steps=None, where="demo")]
+        [3, 2]
+    """
+
+    def __init__(self, model: Any, source: Any, *, loss: Any, steps: int | None, where: str, fitting: bool = False,
+                 min_batch: int = 1) -> None:
+        self.model, self.source, self.loss, self.steps, self.where = model, source, loss, steps, where
+        self.fitting, self.min_batch = fitting, max(min_batch, 1)
+        # iter(x) is x for a one-shot iterator; asked without calling iter(), which may start a DataLoader's workers
+        self.one_shot = isinstance(source, Iterator)
+        if self.one_shot and steps is None and fitting:
+            raise InputError(f"{where}: X is a one-shot iterator ({type(source).__name__}), so the epochs cannot be "
+                             "told apart; give steps_per_epoch (batches per epoch), or a re-iterable such as a list "
+                             "or a DataLoader")
+        n = len(source) if steps is None and hasattr(source, "__len__") else None
+        self.n_steps: int | None = steps if steps is not None else n
+
+    def __iter__(self) -> Iterator[tuple[Array, Array]]:
+        it = self.source if self.one_shot else iter(self.source)
+        i = 0
+        while self.steps is None or i < self.steps:
+            try:
+                item = next(it)
+            except StopIteration:
+                if self.one_shot and self.steps is not None:
+                    raise InputError(f"{self.where}: the stream ran out at epoch {self.model.train_state.epoch}, "
+                                     f"batch {i} (counting from 0): steps_per_epoch={self.steps} asks for more "
+                                     "batches than it had left; lower steps_per_epoch or epochs, or give a longer "
+                                     "stream") from None
+                return
+            yield self._prepare(item, i)
+            i += 1
+
+    def _prepare(self, item: Any, i: int) -> tuple[Array, Array]:
+        where = f"{self.where}: batch {i}"
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise InputError(f"{where} is a {type(item).__name__}, not an (X, y) pair; a stream gives (X, y) "
+                             "batches (to train on one data set, give arrays X and y)")
+        xb = prepare_x(self.model, item[0], where, fitting=self.fitting and i == 0)
+        n = n_rows(xb)
+        if n < self.min_batch:
+            raise InputError(f"{where} has {n} rows; {'training needs' if self.fitting else 'give'} at least "
+                             f"{self.min_batch} per batch" + (" (a BatchNorm layer needs 2)" * (self.min_batch > 1)))
+        return xb, prepare_y(self.model, item[1], self.loss, n, where)
+
+
+def epoch_steps(batches: Any) -> int | None:
+    """Batches per epoch, None when a stream does not say."""
+    return batches.n_steps if isinstance(batches, StreamBatches) else len(batches)

@@ -79,8 +79,9 @@ class Model:
         return self
 
     # -- training, prediction, saving ----------------------------------------------------------------
-    def fit(self, X: Any, y: Any, **options: Any) -> History:
-        """Train; see :func:`anynet.training.fit` for every option. Returns a History."""
+    def fit(self, X: Any, y: Any = None, **options: Any) -> History:
+        """Train on ``(X, y)`` or on X an iterable of ``(X, y)`` batches; see :func:`anynet.training.fit`
+        for every option. Returns a History."""
         return training.fit(self, X, y, **options)
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> Array:
@@ -91,9 +92,9 @@ class Model:
         """Class probabilities: the outputs as the training loss reads them."""
         return training.predict_proba(self, X, batch_size=batch_size)
 
-    def evaluate(self, X: Any, y: Any, *, loss: Any = None, metrics: Sequence[str] | None = None,
+    def evaluate(self, X: Any, y: Any = None, *, loss: Any = None, metrics: Sequence[str] | None = None,
                  batch_size: int | None = None) -> dict[str, float]:
-        """Loss and metrics on ``(X, y)``."""
+        """Loss and metrics on ``(X, y)``, or on X an iterable of ``(X, y)`` batches."""
         return training.evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
 
     def save(self, path: str | os.PathLike) -> None:

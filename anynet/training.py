@@ -21,7 +21,17 @@ import numpy as np
 from . import callbacks as cb
 from . import metrics as metrics_mod
 from .backends import is_array, to_numpy
-from .batches import evaluation_batches, n_rows, prepare_x, rows, training_batches
+from .batches import (
+    UNSET,
+    epoch_steps,
+    evaluation_batches,
+    is_stream,
+    n_rows,
+    prepare_x,
+    rows,
+    training_batches,
+    x_batches,
+)
 from .errors import InputError
 from .losses import Loss
 from .losses import get as get_loss
@@ -77,8 +87,8 @@ def compile_state(model: Any, where: str, loss: Any, optimizer: Any, metrics: An
     return state
 
 
-def fit(model: Any, X: Any, y: Any, *, loss: Any = None, optimizer: Any = None, epochs: int = 1,
-        batch_size: int = 32, shuffle: bool = True, seed: Any = None, validation_data: Any = None,
+def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any = None, epochs: int = 1,
+        batch_size: int = UNSET, shuffle: bool = UNSET, seed: Any = None, validation_data: Any = None,
         validation_split: float | None = None, metrics: Any = (), callbacks: Sequence[cb.Callback] = (),
         verbose: int = 1, batching: str = "epoch", steps_per_epoch: int | None = None,
         on_nonfinite: str = "raise") -> cb.History:
@@ -87,12 +97,15 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any = None, optimizer: Any = None, 
     Arguments:
         X: (n, in_features) floats, or ``{input name: (n, width)}`` for several inputs; y: (n, out)
             targets, (n,) for one output, or (n,) integer labels with ``softmax_cross_entropy``.
+            Or X an iterable of ``(X, y)`` batches, y None: a re-iterable (list, DataLoader) is an epoch
+            per pass, a generator ``steps_per_epoch`` batches; batch_size, shuffle, validation_split don't apply.
         loss, optimizer: a name or object (default: the last fit's; optimizer state carries over).
         epochs: how many epochs to run now (counting continues across calls and checkpoints).
-        batch_size: samples per step; steps_per_epoch: cap (``"epoch"``) or count (``"wrap"``).
-        shuffle: reshuffle every epoch with the model's host generator; seed: re-seed it.
-        validation_data / validation_split: data scored after every epoch (a split takes the last
-            fraction of X before shuffling, as Keras).
+        batch_size: samples per step (default 32); steps_per_epoch: cap (``"epoch"``, a re-iterable
+            stream) or count (``"wrap"``, a generator).
+        shuffle: reshuffle every epoch with the model's host generator (default True); seed: re-seed it.
+        validation_data / validation_split: data scored after every epoch: ``(X_val, y_val)`` or a
+            re-iterable of batches; a split takes the last fraction of X before shuffling, as Keras.
         metrics: names from :mod:`anynet.metrics` (``accuracy``, ``mae``, ``mse``, ``r2``) or one name.
         callbacks: :class:`~anynet.callbacks.Callback` objects, run after the built-in ones.
         verbose: 0 silent, 1 progress bar (one line per epoch off a terminal), 2 one line per epoch.
@@ -102,7 +115,7 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any = None, optimizer: Any = None, 
     """
     where = f"{type(model).__name__}.fit"
     epochs = _count(where, "epochs", epochs, low=0)
-    batch_size = _count(where, "batch_size", batch_size)
+    batch_size = batch_size if batch_size is UNSET else _count(where, "batch_size", batch_size)
     steps = None if steps_per_epoch is None else _count(where, "steps_per_epoch", steps_per_epoch)
     hooks = cb.CallbackList([cb.NonFiniteCheck(on_nonfinite), history := cb.History(), cb.ProgressBar(verbose),
                              *callbacks])
@@ -116,7 +129,7 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any = None, optimizer: Any = None, 
     hooks.on_train_begin(model)
     try:
         for epoch in range(state.epoch, last):
-            hooks.on_epoch_begin(model, epoch, {"steps": len(batches), "last_epoch": last})
+            hooks.on_epoch_begin(model, epoch, {"steps": epoch_steps(batches), "last_epoch": last})
             opt = state.optimizer
             assert opt is not None  # compile_state refused a fit without one
             lr = opt.current_lr()  # the rate the epoch starts with (callbacks may have set it)
@@ -181,24 +194,41 @@ def _returned(X: Any, out: Array) -> Array:
     return to_numpy(out) if not is_array(first) or isinstance(first, np.ndarray) else out
 
 
-def predict(model: Any, X: Any, *, batch_size: int | None = None) -> Array:
-    """Outputs of ``model`` for ``X``: NumPy in (or lists) → NumPy out; device arrays stay."""
-    where = f"{type(model).__name__}.predict"
+def _outputs(model: Any, X: Any, batch_size: int | None, where: str) -> tuple[Any, Array]:
+    """``(X or a stream's first batch, the model's outputs for all of X on the device)``."""
     if batch_size is not None:
         _count(where, "batch_size", batch_size)
-    return _returned(X, _forward_batches(model, prepare_x(model, X, where), batch_size))
+    if not is_stream(X):
+        return X, _forward_batches(model, prepare_x(model, X, where), batch_size)
+    if batch_size is not None:
+        raise InputError(f"{where}: batch_size does not apply to a stream of batches; leave it out")
+    first, outs = None, []
+    for given, xb in x_batches(model, X, where):  # one batch on the device at a time
+        first = given if first is None else first
+        outs.append(model.forward(xb)[0])
+    if not outs:
+        raise InputError(f"{where}: the stream of X batches ({type(X).__name__}) gave no batches")
+    return first, outs[0] if len(outs) == 1 else model.backend.xp.concat(outs, axis=0)
+
+
+def predict(model: Any, X: Any, *, batch_size: int | None = None) -> Array:
+    """Outputs of ``model`` for ``X``: NumPy in (or lists) → NumPy out; device arrays stay. X may
+    be an iterable of X batches (or of ``(X, …)`` tuples, as a DataLoader gives): the outputs are
+    concatenated, of the first batch's kind."""
+    where = f"{type(model).__name__}.predict"
+    return _returned(*_outputs(model, X, batch_size, where))
 
 
 def predict_proba(model: Any, X: Any, *, batch_size: int | None = None) -> Array:
-    """Class probabilities for ``X``: the outputs as the training loss reads them (softmax or
-    sigmoid of logits, probabilities as they are)."""
+    """Class probabilities for ``X`` (arrays or an iterable of batches, as :func:`predict`): the
+    outputs as the training loss reads them (softmax or sigmoid of logits, probabilities as they are)."""
     where = f"{type(model).__name__}.predict_proba"
     loss = model.train_state.loss
     if loss is None:
         raise InputError(f"{where}: the model has no loss yet, so it cannot tell whether its outputs are logits; "
                          "fit it first, or use predict()")
-    Xd = prepare_x(model, X, where)
-    return _returned(X, loss.to_proba(_forward_batches(model, Xd, batch_size)))
+    first, out = _outputs(model, X, batch_size, where)
+    return _returned(first, loss.to_proba(out))
 
 
 def score(model: Any, batches: Iterable[tuple[Array, Array]], *, loss: Any = None,
@@ -221,9 +251,10 @@ def score(model: Any, batches: Iterable[tuple[Array, Array]], *, loss: Any = Non
     return logs
 
 
-def evaluate(model: Any, X: Any, y: Any, *, loss: Any = None, metrics: Any = None,
+def evaluate(model: Any, X: Any, y: Any = None, *, loss: Any = None, metrics: Any = None,
              batch_size: int | None = None) -> dict[str, float]:
-    """``{"loss": …, metric: …}`` on ``(X, y)``; the loss and metrics default to the last fit's."""
+    """``{"loss": …, metric: …}`` on ``(X, y)``, or on X an iterable of ``(X, y)`` batches (y None);
+    the loss and metrics default to the last fit's."""
     where = f"{type(model).__name__}.evaluate"
     loss = get_loss(loss) if loss is not None else model.train_state.loss
     names = _metric_names(where, metrics) if metrics is not None else list(model.train_state.metrics)

@@ -80,7 +80,8 @@ if TYPE_CHECKING:  # onnx is optional: imported when an export runs
     from onnx import ModelProto
 
 __all__ = [
-    "DEFAULT_OPSET", "MIN_OPSET", "Builder", "export", "register_exporter", "to_onnx", "unregister_exporter",
+    "DEFAULT_OPSET", "MIN_OPSET", "Builder", "export", "register_exporter", "require_onnx", "to_onnx",
+    "unregister_exporter",
 ]
 
 #: the opset :func:`to_onnx` writes unless told otherwise (ONNX Runtime ≥ 1.12 and most runtimes read it)
@@ -96,10 +97,13 @@ _LAYER_EXPORTERS: dict[type, Exporter] = {}
 _ACTIVATION_EXPORTERS: dict[str, Exporter] = {}
 
 
-def _import_onnx() -> Any:
+def require_onnx() -> Any:
+    """The ``onnx`` package with the submodules anynet's exporters use (checker, compose, helper,
+    numpy_helper); a clear ImportError naming the extra when it is missing."""
     try:
         import onnx
         import onnx.checker
+        import onnx.compose
         import onnx.helper
         import onnx.numpy_helper
     except ImportError as exc:
@@ -517,7 +521,7 @@ def to_onnx(model: Graph, *, opset: int = DEFAULT_OPSET, preprocessing: Any = Fa
         InputTypeError: ``model`` is not an anynet network.
         ImportError: onnx is not installed.
     """
-    onnx = _import_onnx()
+    onnx = require_onnx()
     if not isinstance(model, Graph):
         raise InputTypeError(f"anynet.onnx.to_onnx: model must be an anynet Sequential or Graph, got "
                              f"{type(model).__name__}")

@@ -325,6 +325,59 @@ class Chain(_Described):
         return _build(cls, "Chain", {**config, "parts": [(start, from_config(s)) for start, s in parts]})
 
 
+@register("schedule")
+@dataclass(frozen=True)
+class Scaled:
+    """A schedule times a factor: ``max(factor · after(step), min(min_lr, after(step)))``.
+
+    The factor never takes the rate below ``min_lr``; where ``after`` itself goes lower, its own
+    value is kept. :class:`~anynet.callbacks.ReduceLROnPlateau` wraps an optimizer's schedule in it; it is saved
+    with the optimizer (``model.save``) whenever ``after`` can be (a registered schedule).
+
+    Arguments:
+        after: the schedule (any callable ``step -> lr``).
+        factor: the multiplier, a finite number ≥ 0.
+        min_lr: the floor of the scaled rate, ≥ 0.
+
+    Example:
+        >>> from anynet import schedules
+        >>> from anynet.schedules import Scaled
+        >>> s = Scaled(schedules.Step(1.0, step_size=10, gamma=0.25), 0.5, min_lr=0.2)
+        >>> s(0), s(10), s(20)     # 0.5·1, the floor 0.2 (not 0.5·0.25), the schedule's own 0.0625
+        (0.5, 0.2, 0.0625)
+        >>> schedules.from_config(schedules.to_config(s)) == s
+        True
+    """
+
+    after: Any
+    factor: float
+    min_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not callable(self.after):
+            raise ConfigError(f"Scaled: after must be a schedule (a callable step -> lr), got {self.after!r}")
+        object.__setattr__(self, "factor", _real("Scaled: factor", self.factor, allow_low=True))
+        object.__setattr__(self, "min_lr", _real("Scaled: min_lr", self.min_lr, allow_low=True))
+
+    def __call__(self, step: int) -> float:
+        base = float(self.after(step))
+        return max(self.factor * base, min(self.min_lr, base))
+
+    def config(self) -> dict[str, Any] | None:
+        """The JSON-able description (None when ``after`` cannot be described)."""
+        after = to_config(self.after)
+        return None if after is None else {"after": after, "factor": self.factor, "min_lr": self.min_lr}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Scaled:
+        """The schedule :meth:`config` described (names resolve through the registry)."""
+        if not isinstance(config, dict) or "after" not in config or "factor" not in config \
+                or not set(config) <= {"after", "factor", "min_lr"}:
+            raise ConfigError(f"Scaled: expected {{'after': schedule, 'factor': number, 'min_lr': number}}, "
+                              f"got {str(config)[:120]}")
+        return cls(from_config(config["after"]), config["factor"], config.get("min_lr", 0.0))
+
+
 def _build(cls: Callable[..., Any], name: str, kwargs: dict[str, Any]) -> Any:
     return registry.construct(cls, kwargs, what=f"schedule {name!r}")
 
@@ -377,5 +430,5 @@ def names() -> list[str]:
     return registry.names("schedule")
 
 
-__all__ = ["Chain", "Constant", "Cosine", "Exponential", "Inv", "Schedule", "Step", "Warmup",
+__all__ = ["Chain", "Constant", "Cosine", "Exponential", "Inv", "Scaled", "Schedule", "Step", "Warmup",
            "from_config", "names", "to_config"]

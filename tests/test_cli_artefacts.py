@@ -7,7 +7,6 @@ columns are matched by name; ``evaluate`` scores the rows it says it scores.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 
@@ -17,19 +16,8 @@ import pytest
 import anynet
 from anynet.cli import CLI_METADATA_VERSION, build_model, build_parser, main, parse_layers
 
-
-def _write(path, header, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
-def _read(path):
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    return rows[0], rows[1:]
+from ._csv import read_csv as _read
+from ._csv import write_csv as _write
 
 
 def _one_error_line(capsys, pattern):

@@ -7,7 +7,6 @@ two text features (island, sex), numeric measurements, and missing cells (NA, em
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import shutil
@@ -17,6 +16,9 @@ import pytest
 
 import anynet
 from anynet.cli import CLI_METADATA_VERSION, main
+
+from ._csv import read_csv as _read
+from ._csv import write_csv as _write
 
 SPECIES = ["Adelie", "Chinstrap", "Gentoo"]
 COLUMNS = ["species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex", "year"]
@@ -40,20 +42,6 @@ def penguins(path, n=300, seed=0, na=True):
             row[6] = ["", "NA", "null"][i % 3]
         rows.append(row)
     return _write(path, COLUMNS, rows)
-
-
-def _write(path, header, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
-def _read(path):
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    return rows[0], rows[1:]
 
 
 def _one_error_line(capsys, *patterns):

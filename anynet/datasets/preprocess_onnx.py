@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConfigError, InputError
+from ..onnx import require_onnx
 from .preprocess import MISSING_TOKENS, TablePreprocessor, check_handle_unknown
 
 if TYPE_CHECKING:  # onnx is optional: imported when an export runs
@@ -42,19 +43,6 @@ PROBA_OPS = {"softmax": "Softmax", "sigmoid": "Sigmoid", "identity": "Identity"}
 ML_OPSET = 3
 _NETWORK = "network/"
 _PRE = "preprocess/"
-
-
-def _import_onnx() -> Any:
-    try:
-        import onnx
-        import onnx.checker
-        import onnx.compose
-        import onnx.helper
-        import onnx.numpy_helper
-    except ImportError as exc:
-        raise ImportError(f"exporting to ONNX needs the onnx package ({exc}); "
-                          "install it with pip install onnx") from exc
-    return onnx
 
 
 def missing_strings() -> list[str]:
@@ -128,7 +116,7 @@ def with_preprocessing(network: ModelProto, preprocessor: TablePreprocessor, *, 
         >>> [i.name for i in proto.graph.input], [o.name for o in proto.graph.output]
         (['size', 'colour'], ['label', 'probabilities'])
     """
-    onnx = _import_onnx()
+    onnx = require_onnx()
     helper = onnx.helper
     where = "with_preprocessing"
     if task not in ("classification", "regression"):

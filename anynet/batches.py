@@ -10,6 +10,17 @@ so the training step checks nothing. A batch iterator yields ``(X, y)`` pairs of
 - :class:`StreamBatches`: the user's own iterable of ``(X, y)`` batches (a list, a generator, a
   ``torch.utils.data.DataLoader``), each batch checked and put on the device as it arrives.
 
+Data bigger than memory: a ``numpy.memmap`` (or any NumPy array of at least ``READ_BY_ROWS_BYTES``)
+is read by rows (:func:`reads_by_rows`). It is checked in row chunks (:func:`anynet.validation.row_chunks`:
+no temporary the size of the data), and ``predict`` and ``evaluate`` run it through the model a chunk
+of rows at a time. Where the model would convert or copy a memory-mapped array whole (another backend
+than NumPy, or another dtype; on NumPy also a large array in memory of another dtype) it stays on the
+host as :class:`HostRows`: each batch's rows are gathered on the host, converted and copied to the
+device as the batch is served, one host-to-device copy per batch, of that batch only.
+
+``shard=(rank, size)`` (data-parallel training, :mod:`anynet.distributed`): the batches are the same
+global batches, and each process gets its contiguous slice of every one (:func:`shard_span`).
+
 Example:
     >>> import numpy as np
     >>> from anynet.batches import ArrayBatches
@@ -23,15 +34,16 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+import mmap
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from .backends import Backend, backend_of, is_array
+from .backends import Backend, backend_of, get_backend, is_array
 from .dtypes import dtype_name
 from .errors import InputError, InputTypeError
-from .validation import as_host_array, check_features, raise_mismatch
+from .validation import as_host_array, check_features, check_finite, chunk_rows, raise_mismatch, row_chunks
 
 Array = Any
 
@@ -47,16 +59,105 @@ class _Unset:
 UNSET: Any = _Unset()
 BATCH_SIZE, SHUFFLE = 32, True  # what UNSET means for arrays
 
+#: a NumPy array at least this large is read by rows like a memory-mapped one: checked in chunks, run
+#: through predict and evaluate in chunks, and on NumPy never converted to the model's dtype whole
+READ_BY_ROWS_BYTES = 64 << 20
+#: the most rows predict and evaluate run through the model at once for data read by rows
+FORWARD_ROWS = 8192
 
-def prepare_x(model: Any, X: Any, where: str, *, fitting: bool = False) -> Array:
+
+class HostRows:
+    """A NumPy array kept on the host and served by rows: a memory-mapped array (or, on NumPy, a large
+    one) that the model would otherwise convert or copy to its device whole. Each batch's rows are
+    gathered on the host, then ``convert`` makes them what the model reads (its dtype on its
+    device, targets one-hot): one host-to-device copy per batch, of that batch only.
+
+    Arguments:
+        data: the host array, e.g. a ``numpy.memmap``; convert: host rows → the model's batch.
+
+    Shapes:
+        data: (n, ...); :meth:`take` of k rows → ``convert`` of (k, ...).
+
+    Example:
+        >>> import numpy as np
+        >>> held = HostRows(np.arange(6.0).reshape(3, 2), lambda part: part.astype("float32"))
+        >>> held.shape, held.take(np.array([2, 0])).tolist(), held.subset(1, 3).shape
+        ((3, 2), [[4.0, 5.0], [0.0, 1.0]], (2, 2))
+    """
+
+    def __init__(self, data: np.ndarray, convert: Callable[[np.ndarray], Array]) -> None:
+        self.data, self.convert, self.shape = data, convert, tuple(data.shape)
+
+    def take(self, idx: slice | np.ndarray) -> Array:
+        """The rows ``idx`` (a slice or a host index array), converted."""
+        part = self.data[idx, ...] if isinstance(idx, slice) else self.data.take(idx, axis=0)
+        return self.convert(np.asarray(part))  # np.asarray: a gathered memmap is an ndarray in memory
+
+    def subset(self, start: int, stop: int) -> HostRows:
+        """Rows ``[start, stop)``, still on the host (a view)."""
+        return HostRows(self.data[start:stop, ...], self.convert)
+
+    def __repr__(self) -> str:
+        return f"HostRows({type(self.data).__name__} of shape {self.shape}, dtype {self.data.dtype})"
+
+
+def _mapped(x: np.ndarray) -> bool:
+    """Whether ``x`` is a ``numpy.memmap`` or a view of one (its ``base`` chain reaches a mapping)."""
+    base: Any = x
+    while base is not None:
+        if isinstance(base, (np.memmap, mmap.mmap)):
+            return True
+        base = getattr(base, "base", None)
+    return False
+
+
+def reads_by_rows(x: Any) -> bool:
+    """True for data read by rows: a ``numpy.memmap`` (or a view of one), a NumPy array of at least
+    ``READ_BY_ROWS_BYTES``, :class:`HostRows`, or a dict holding one.
+
+    Example:
+        >>> import numpy as np
+        >>> reads_by_rows(np.zeros((4, 2))), reads_by_rows(np.zeros((READ_BY_ROWS_BYTES // 8, 1)))
+        (False, True)
+    """
+    if isinstance(x, Mapping):
+        return any(reads_by_rows(v) for v in x.values())
+    if isinstance(x, HostRows):
+        return True
+    return isinstance(x, np.ndarray) and (x.nbytes >= READ_BY_ROWS_BYTES or _mapped(x))
+
+
+def _stays_on_host(X: np.ndarray, backend: Backend, dtype: str) -> bool:
+    """Whether ``X`` is served by rows (:class:`HostRows`) rather than converted or copied whole: a
+    memory-mapped array the model cannot read in place, and on NumPy a large one it would convert. A
+    large array already in memory goes to another backend's device whole, once, as any other (so a
+    GPU gathers its batches there, with no copy per batch)."""
+    on_numpy = backend.name == "numpy"
+    if on_numpy and X.dtype == dtype and X.flags.c_contiguous:
+        return False  # read in place: gathered by rows already, nothing converted or copied
+    return _mapped(X) or (on_numpy and X.nbytes >= READ_BY_ROWS_BYTES)
+
+
+def forward_rows(x: Any) -> int:
+    """Rows per forward pass for data read by rows: at most ``FORWARD_ROWS``, and a chunk's worth."""
+    if isinstance(x, Mapping):
+        return min(forward_rows(v) for v in x.values())
+    data = x.data if isinstance(x, HostRows) else x
+    return min(FORWARD_ROWS, chunk_rows(data)) if isinstance(data, np.ndarray) else FORWARD_ROWS
+
+
+def prepare_x(model: Any, X: Any, where: str, *, fitting: bool = False, by_rows: bool = False) -> Array:
     """Check X once and put it on the model's device in the model's dtype (on NumPy, a float
     array of the model's dtype is used as it is: read, never copied or written). A graph with
     several inputs takes ``{input name: array}`` and gets a dict back. A pandas DataFrame is read
     by column name: ``fit`` stores its names in ``model.metadata["feature_names"]`` and later calls
-    match columns by those names (reordered columns give the same outputs)."""
+    match columns by those names (reordered columns give the same outputs).
+
+    With ``by_rows`` (the batch iterators and ``predict``), data read by rows (:func:`reads_by_rows`)
+    that would be converted or copied whole comes back as :class:`HostRows`, served batch by batch."""
     if _is_frame(X):
         X = _frame_values(model, X, where, fitting)
-    return model.each_input(X, where, lambda v, what, width: _prepare_one(model, v, where, what, width))
+    return model.each_input(X, where, lambda v, what, width: _prepare_one(model, v, where, what, width, by_rows))
 
 
 def _is_frame(x: Any) -> bool:
@@ -94,12 +195,16 @@ def _frame_values(model: Any, frame: Any, where: str, fitting: bool) -> np.ndarr
     return np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
 
 
-def _prepare_one(model: Any, X: Any, where: str, what: str, width: int) -> Array:
+def _prepare_one(model: Any, X: Any, where: str, what: str, width: int, by_rows: bool = False) -> Array:
     X = as_host_array(X, where, what)
     if isinstance(X, np.ndarray):
         check_features(X, where=where, width=width, what=what)
         if model.dtype == "float32" and X.dtype == np.float64:
             _check_fits_float32(X, where, what)
+        backend, dtype = model.backend, model.dtype
+        if by_rows and _stays_on_host(X, backend, dtype):
+            # the batch's rows alone are converted and copied (copy=False: a gathered batch is only read)
+            return HostRows(X, lambda part: backend.asarray(part, dtype=dtype, copy=False))
         return model.backend.asarray(X, dtype=model.dtype, copy=False)
     X = check_features(X, where=where, width=width, what=what, backend=model.backend)
     if dtype_name(X.dtype) != model.dtype:
@@ -112,9 +217,14 @@ _F32_MAX = float(np.finfo(np.float32).max)
 
 
 def _check_fits_float32(X: np.ndarray, where: str, what: str) -> None:
-    """float64 values beyond float32's range would silently become inf in a float32 model."""
-    if X.size and float(np.max(np.abs(X))) > _F32_MAX:
-        raise InputError(f"{where}: {what} holds values up to {float(np.max(np.abs(X))):.3g}, beyond float32's range "
+    """float64 values beyond float32's range would silently become inf in a float32 model. Read in
+    row chunks by their minimum and maximum: no temporary the size of the data."""
+    top = 0.0
+    for _, part in row_chunks(X):
+        if part.size:
+            top = max(top, float(part.max()), -float(part.min()))
+    if top > _F32_MAX:
+        raise InputError(f"{where}: {what} holds values up to {top:.3g}, beyond float32's range "
                          f"(±{_F32_MAX:.3g}), but the model is float32; scale the data or use a float64 model "
                          "(dtype='float64')")
 
@@ -123,9 +233,10 @@ def n_rows(x: Array | dict[str, Array]) -> int:
     return int(next(iter(x.values())).shape[0]) if isinstance(x, dict) else int(x.shape[0])
 
 
-def prepare_y(model: Any, y: Any, loss: Any, n: int, where: str) -> Array:
+def prepare_y(model: Any, y: Any, loss: Any, n: int, where: str, *, by_rows: bool = False) -> Array:
     """Check targets once (length, values, label range, as ``loss`` needs them) and put them on
-    the model's device."""
+    the model's device. With ``by_rows``, memory-mapped targets (on NumPy also large ones) are
+    checked in row chunks and come back as :class:`HostRows`, prepared batch by batch."""
     if _is_series(y) or _is_frame(y):
         y = y.to_numpy()
         if y.dtype == object:
@@ -136,7 +247,40 @@ def prepare_y(model: Any, y: Any, loss: Any, n: int, where: str) -> Array:
     if len(y.shape) == 0 or y.shape[0] != n:
         raise InputError(f"{where}: y has {y.shape[0] if len(y.shape) else 0} rows but X has {n} samples; "
                          "they must match")
+    if by_rows and isinstance(y, np.ndarray) and (_mapped(y) or (model.backend.name == "numpy" and
+                                                                 y.nbytes >= READ_BY_ROWS_BYTES)):
+        return _targets_by_rows(model, y, loss, where)  # as X: prepared (one-hot, dtype) batch by batch
     return loss.prepare_targets(y, model.out_features, backend=model.backend, dtype=model.dtype, where=where)
+
+
+def _targets_by_rows(model: Any, y: np.ndarray, loss: Any, where: str) -> HostRows:
+    """Targets read by rows: checked chunk by chunk here (on the host, as the loss checks them), then
+    prepared for the device one batch at a time. Where the loss prepared every chunk as
+    :func:`_plain_targets` does, a batch is prepared that way, without checking its rows again."""
+    if y.dtype.kind == "f":
+        check_finite(y, where=where, what="y")  # names the row; the chunks below would name a row of a chunk
+    out, dtype, host, backend = model.out_features, model.dtype, get_backend("numpy"), model.backend
+    wide = max(out, math.prod(y.shape[1:])) * 8  # a prepared row: one-hot or float64
+    plain = True
+    for a, part in row_chunks(y, chunk_rows(y, row_bytes=wide)):
+        prepared = loss.prepare_targets(part, out, backend=host, dtype=dtype,
+                                        where=f"{where} (rows {a} to {a + part.shape[0] - 1} of y)")
+        plain = plain and _same(prepared, _plain_targets(part, out, dtype))
+    if plain:
+        return HostRows(y, lambda part: backend.asarray(_plain_targets(part, out, dtype), copy=False))
+    return HostRows(y, lambda part: loss.prepare_targets(part, out, backend=backend, dtype=dtype, where=where))
+
+
+def _plain_targets(part: np.ndarray, out: int, dtype: str) -> np.ndarray:
+    """Targets as most losses prepare them: one-hot rows for labels of several classes, else the
+    values as (n, out) floats."""
+    if part.ndim == 1 and out > 1:
+        return (part[:, None] == np.arange(out)).astype(dtype)
+    return part.reshape(part.shape[0], -1).astype(dtype, copy=False)
+
+
+def _same(a: Any, b: np.ndarray) -> bool:
+    return isinstance(a, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b))
 
 
 def rows(x: Array, idx: Any, xp: Any = None) -> Array:
@@ -148,21 +292,89 @@ def rows(x: Array, idx: Any, xp: Any = None) -> Array:
     return (xp or backend_of(x).xp).take(x, idx, axis=0)
 
 
+def serve(x: Any, idx: Any, device_idx: Any = None, xp: Any = None) -> Array:
+    """One batch of ``x`` (an array, :class:`HostRows` or a dict of them) on the device: the rows
+    ``idx`` (a slice, or a host index array that :class:`HostRows` gathers with), ``device_idx``
+    the same index on the device for device arrays (default ``idx``)."""
+    if isinstance(x, dict):
+        return {k: serve(v, idx, device_idx, xp) for k, v in x.items()}
+    if isinstance(x, HostRows):
+        return x.take(idx)
+    return rows(x, idx if device_idx is None else device_idx, xp)
+
+
+def subset(x: Any, start: int, stop: int) -> Any:
+    """Rows ``[start, stop)`` of an array, :class:`HostRows` or dict of them, not yet served."""
+    if isinstance(x, dict):
+        return {k: subset(v, start, stop) for k, v in x.items()}
+    if isinstance(x, HostRows):
+        return x.subset(start, stop)
+    return x[start:stop, ...]
+
+
+def _has_host_rows(x: Any) -> bool:
+    return any(_has_host_rows(v) for v in x.values()) if isinstance(x, dict) else isinstance(x, HostRows)
+
+
+def _all_host_rows(x: Any) -> bool:
+    return all(_all_host_rows(v) for v in x.values()) if isinstance(x, dict) else isinstance(x, HostRows)
+
+
+def shard_span(start: int, stop: int, shard: tuple[int, int] | None) -> tuple[int, int, int, int]:
+    """``(start, stop, offset, total)``: this process's rows ``[start, stop)`` of the global batch
+    ``[start, stop)`` of ``total`` rows, of which they are rows ``[offset, offset + stop - start)``.
+    With ``shard=(rank, size)`` rank r gets rows ``[n*r//size, n*(r+1)//size)`` of a batch of n.
+
+    Example:
+        >>> [shard_span(10, 20, (r, 3)) for r in range(3)]
+        [(10, 13, 0, 10), (13, 16, 3, 10), (16, 20, 6, 10)]
+    """
+    n = stop - start
+    if shard is None:
+        return start, stop, 0, n
+    rank, size = shard
+    lo, hi = n * rank // size, n * (rank + 1) // size
+    return start + lo, start + hi, lo, n
+
+
+def _check_shard(shard: Any, where: str) -> tuple[int, int]:
+    ok = isinstance(shard, tuple) and len(shard) == 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in shard)
+    if not ok or not 0 <= shard[0] < shard[1]:
+        raise InputError(f"{where}: shard must be (rank, size) with 0 ≤ rank < size, got {shard!r}")
+    return int(shard[0]), int(shard[1])
+
+
 def training_batches(model: Any, X: Any, y: Any, *, batch_size: int, shuffle: bool, batching: str,
                      steps: int | None, validation_data: Any, validation_split: Any,
-                     where: str) -> tuple[Any, Any]:
+                     where: str, shard: tuple[int, int] | None = None) -> tuple[Any, Any]:
     """``(batches, validation batches or None)`` for ``fit``: the data checked once and on the
-    device; the training batches re-iterable once per epoch, shuffled from ``model.rng``."""
+    device (data read by rows: checked in chunks, served by rows); the training batches re-iterable
+    once per epoch, shuffled from ``model.rng``. With ``shard=(rank, size)`` each training batch is
+    this process's slice of the global batch (the validation batches are whole)."""
     if batching not in ("epoch", "wrap"):
         raise InputError(f"{where}: batching must be 'epoch' or 'wrap', got {batching!r}")
     loss = model.train_state.loss
+    if shard is not None:
+        shard = _check_shard(shard, where)
     if is_stream(X) or y is None:
+        if shard is not None:
+            raise InputError(f"{where}: a stream of batches cannot be split across processes; give arrays X, y "
+                             "(each process then takes its slice of every batch), or give each process its own "
+                             "stream and train without comm")
         return _stream_batches(model, X, y, batch_size=batch_size, shuffle=shuffle, batching=batching, steps=steps,
                                validation_data=validation_data, validation_split=validation_split, where=where)
     batch_size = BATCH_SIZE if batch_size is UNSET else batch_size
     shuffle = SHUFFLE if shuffle is UNSET else shuffle
-    Xd = prepare_x(model, X, where, fitting=True)
-    yd = prepare_y(model, y, loss, n_rows(Xd), where)
+    if shard is not None and batch_size < shard[1]:
+        raise InputError(f"{where}: batch_size={batch_size} is smaller than the number of processes ({shard[1]}); "
+                         f"each process needs rows of every batch: give batch_size ≥ {shard[1]} (it counts the "
+                         "rows of a global batch, over all processes)")
+    Xd = prepare_x(model, X, where, fitting=True, by_rows=True)
+    yd = prepare_y(model, y, loss, n_rows(Xd), where, by_rows=True)
+    if shard is not None and n_rows(Xd) < shard[1]:
+        raise InputError(f"{where}: X has {n_rows(Xd)} samples, fewer than the {shard[1]} processes; give more "
+                         "data or use fewer processes")
     val = None
     if validation_data is not None and validation_split is not None:
         raise InputError(f"{where}: give validation_data or validation_split, not both")
@@ -174,30 +386,29 @@ def training_batches(model: Any, X: Any, y: Any, *, batch_size: int, shuffle: bo
         cut = n - int(round(n * validation_split))
         if cut < 1 or cut == n:
             raise InputError(f"{where}: validation_split={validation_split} leaves no training or validation samples")
-        val = (rows(Xd, slice(cut, n)), yd[cut:, ...])
-        Xd, yd = rows(Xd, slice(0, cut)), yd[:cut, ...]
+        val = (subset(Xd, cut, n), subset(yd, cut, n))
+        Xd, yd = subset(Xd, 0, cut), subset(yd, 0, cut)
     elif validation_data is not None:
         val_batches: Any = _validation_stream(model, validation_data, loss, where)
         if val_batches is not None:
-            return _training_batches(model, Xd, yd, batch_size, shuffle, batching, steps), val_batches
-        vx = prepare_x(model, validation_data[0], f"{where} (validation_data)")
-        val = (vx, prepare_y(model, validation_data[1], loss, n_rows(vx), f"{where} (validation_data)"))
-    batches = _training_batches(model, Xd, yd, batch_size, shuffle, batching, steps)
+            return _training_batches(model, Xd, yd, batch_size, shuffle, batching, steps, shard), val_batches
+        vx = prepare_x(model, validation_data[0], f"{where} (validation_data)", by_rows=True)
+        val = (vx, prepare_y(model, validation_data[1], loss, n_rows(vx), f"{where} (validation_data)", by_rows=True))
+    batches = _training_batches(model, Xd, yd, batch_size, shuffle, batching, steps, shard)
     val_batches = None if val is None else ArrayBatches(*val, batch_size=batch_size * 4, shuffle=False,
                                                         rng_of=lambda: None, backend=model.backend)
     return batches, val_batches
 
 
 def _training_batches(model: Any, Xd: Array, yd: Array, batch_size: int, shuffle: bool, batching: str,
-                      steps: int | None) -> Any:
+                      steps: int | None, shard: tuple[int, int] | None = None) -> Any:
     rng_of = lambda: model.rng  # noqa: E731 - read at every epoch: seed= and checkpoints replace it
     if batching == "wrap":
         batches: Any = WrapBatches(Xd, yd, batch_size=batch_size, shuffle=shuffle, state=model.train_state,
-                                   rng_of=rng_of, backend=model.backend, steps=steps)
+                                   rng_of=rng_of, backend=model.backend, steps=steps, shard=shard)
     else:
-        min_batch = max(layer.min_batch_size for layer in model.nodes.values())
         batches = ArrayBatches(Xd, yd, batch_size=batch_size, shuffle=shuffle, rng_of=rng_of, backend=model.backend,
-                               steps=steps, min_batch=min_batch)
+                               steps=steps, min_batch=_min_batch(model), shard=shard)
     return batches
 
 
@@ -285,15 +496,18 @@ def x_batches(model: Any, X: Any, where: str) -> Iterator[tuple[Any, Array]]:
 
 
 def evaluation_batches(model: Any, X: Any, y: Any, loss: Any, batch_size: int | None, where: str) -> Any:
-    """``(X, y)`` checked once and served in order, ``batch_size`` rows at a time (default: all); or
-    an iterable of ``(X, y)`` batches (y None), each checked as it arrives."""
+    """``(X, y)`` checked once and served in order, ``batch_size`` rows at a time (default: all, or
+    :func:`forward_rows` for data read by rows); or an iterable of ``(X, y)`` batches (y None), each
+    checked as it arrives."""
     if is_stream(X) or y is None:
         _check_stream_call(X, y, where)
         if batch_size is not None:
             raise InputError(f"{where}: batch_size does not apply to a stream of batches; leave it out")
         return StreamBatches(model, X, loss=loss, steps=None, where=where)
-    Xd = prepare_x(model, X, where)
-    yd = prepare_y(model, y, loss, n_rows(Xd), where)
+    Xd = prepare_x(model, X, where, by_rows=True)
+    yd = prepare_y(model, y, loss, n_rows(Xd), where, by_rows=True)
+    if batch_size is None and (reads_by_rows(Xd) or reads_by_rows(yd)):
+        batch_size = forward_rows(Xd)  # data read by rows: a chunk's intermediates at a time, not all rows'
     return ArrayBatches(Xd, yd, batch_size=batch_size or max(n_rows(Xd), 1), shuffle=False, rng_of=lambda: None,
                         backend=model.backend)
 
@@ -302,50 +516,91 @@ class ArrayBatches:
     """Each sample once per epoch in batches of ``batch_size`` (the last may be smaller).
 
     Arguments:
-        X, y: device arrays (X may be a dict of arrays) with the same number of rows.
+        X, y: device arrays (X may be a dict of arrays) with the same number of rows, or
+            :class:`HostRows`, whose rows are gathered on the host and copied to the device per batch.
         batch_size: rows per batch; ``steps``: stop after this many batches (default: all).
         shuffle: draw a new order every epoch from ``rng_of()`` (a ``numpy.random.Generator``
             asked for at the start of each epoch, so it may be replaced between epochs).
         min_batch: a last batch smaller than this is merged into the one before (BatchNorm needs 2).
+        shard: ``(rank, size)``: yield only this process's slice of each global batch (the batches
+            and their order are those without ``shard``; :func:`shard_span`); a last global batch of
+            fewer than ``size`` rows joins the one before, so every process gets rows.
+
+    While a batch is in use (set as it is yielded), ``current`` is ``(offset, total)``: where its rows sit in the global
+    batch of ``total`` rows (``(0, rows)`` without ``shard``).
     """
 
     def __init__(self, X: Array, y: Array, *, batch_size: int, shuffle: bool, rng_of: Any, backend: Backend,
-                 steps: int | None = None, min_batch: int = 1) -> None:
+                 steps: int | None = None, min_batch: int = 1, shard: tuple[int, int] | None = None) -> None:
         self.X, self.y, self.backend, self.rng_of = X, y, backend, rng_of
         self.n, self.batch_size, self.shuffle = n_rows(X), batch_size, shuffle
+        if shard is not None:
+            min_batch = max(min_batch, shard[1])
         starts = list(range(0, self.n, batch_size))
         if len(starts) > 1 and self.n - starts[-1] < min_batch:
             starts.pop()  # the short tail joins the batch before it
         ends = starts[1:] + [self.n]
         self.spans = list(zip(starts, ends))[:steps]
+        self.parts = [shard_span(a, b, shard) for a, b in self.spans]
+        self.by_rows = _has_host_rows(X) or _has_host_rows(y)
+        self.current = (0, 0)
 
     def __len__(self) -> int:
         return len(self.spans)
 
     def __iter__(self) -> Iterator[tuple[Array, Array]]:
+        if self.by_rows:
+            order = self.rng_of().permutation(self.n) if self.shuffle else None
+            yield from _served(self, order)
+            return
         X, y, xp = self.X, self.y, self.backend.xp
         if not self.shuffle:
-            for a, b in self.spans:
+            for a, b, offset, total in self.parts:
+                self.current = (offset, total)
                 yield rows(X, slice(a, b)), y[a:b, ...]
             return
-        idx = self.backend.asarray(self.rng_of().permutation(self.n))  # one copy per epoch
-        for a, b in self.spans:
+        # one copy to the device per epoch (none on NumPy, where the order is only read)
+        idx = self.backend.asarray(self.rng_of().permutation(self.n), copy=False)
+        for a, b, offset, total in self.parts:
             part = idx[a:b]
+            self.current = (offset, total)
             yield rows(X, part, xp), xp.take(y, part, axis=0)
+
+
+def _served(batches: Any, order: np.ndarray | None) -> Iterator[tuple[Array, Array]]:
+    """The batches ``batches.parts`` of ``order`` (None: in order) when X or y is :class:`HostRows`:
+    those gather their rows on the host; device arrays take them with the order copied to the device
+    once (only when some are)."""
+    X, y, xp = batches.X, batches.y, batches.backend.xp
+    on_device = None
+    if order is not None and not (_all_host_rows(X) and _all_host_rows(y)):
+        on_device = batches.backend.asarray(order, copy=False)
+    for a, b, offset, total in batches.parts:
+        batches.current = (offset, total)
+        if order is None:
+            yield serve(X, slice(a, b)), serve(y, slice(a, b))
+        else:
+            part, dpart = order[a:b], None if on_device is None else on_device[a:b]
+            yield serve(X, part, dpart, xp), serve(y, part, dpart, xp)
 
 
 class WrapBatches:
     """Full batches from an endless shuffled stream that wraps around the end (document 004).
 
     ``state`` is the training state: its ``stream`` (``{"perm": ndarray, "pos": int}``) is read
-    and advanced, so the stream continues across ``fit`` calls and checkpoints.
+    and advanced, so the stream continues across ``fit`` calls and checkpoints. X and y may be
+    :class:`HostRows`; ``shard=(rank, size)`` yields this process's slice of each batch and sets
+    ``current`` as :class:`ArrayBatches` does.
     """
 
     def __init__(self, X: Array, y: Array, *, batch_size: int, shuffle: bool, state: Any, rng_of: Any,
-                 backend: Backend, steps: int | None = None) -> None:
+                 backend: Backend, steps: int | None = None, shard: tuple[int, int] | None = None) -> None:
         self.X, self.y, self.backend, self.state, self.rng_of = X, y, backend, state, rng_of
         self.n, self.batch_size, self.shuffle = n_rows(X), batch_size, shuffle
         self.steps = steps or math.ceil(self.n / batch_size)
+        self.parts = [shard_span(i * batch_size, (i + 1) * batch_size, shard) for i in range(self.steps)]
+        self.by_rows = _has_host_rows(X) or _has_host_rows(y)
+        self.current = (0, 0)
 
     def __len__(self) -> int:
         return self.steps
@@ -367,12 +622,15 @@ class WrapBatches:
             if pos == self.n:
                 perm, pos = self._order(), 0
         self.state.stream = {"perm": perm, "pos": pos}
+        if self.by_rows:
+            yield from _served(self, np.concatenate(chunks))
+            return
         idx = self.backend.asarray(np.concatenate(chunks))
-        xp, bs = self.backend.xp, self.batch_size
-        for i in range(self.steps):
-            part = idx[i * bs:(i + 1) * bs]
+        xp = self.backend.xp
+        for a, b, offset, total in self.parts:
+            part = idx[a:b]
+            self.current = (offset, total)
             yield rows(self.X, part, xp), xp.take(self.y, part, axis=0)
-
 
 
 class StreamBatches:

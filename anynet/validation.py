@@ -7,6 +7,8 @@ user), never inside the training step, so they cost no device synchronisation pe
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -100,14 +102,70 @@ def check_features(
     return x
 
 
+#: NumPy data is read in chunks of at most this many rows and bytes: a memory-mapped file (or any large
+#: array) is checked without a whole-array temporary, and a small one is one chunk, checked as before
+CHUNK_ROWS, CHUNK_BYTES = 65_536, 4 << 20
+
+
+def chunk_rows(x: Any, row_bytes: int | None = None) -> int:
+    """Rows per chunk for reading ``x`` piecewise: at most ``CHUNK_ROWS`` rows and ``CHUNK_BYTES``
+    bytes (of ``row_bytes`` per row when given: what a row becomes, e.g. a one-hot row)."""
+    if row_bytes is None:
+        row_bytes = math.prod(x.shape[1:]) * x.dtype.itemsize
+    return max(1, min(CHUNK_ROWS, CHUNK_BYTES // max(row_bytes, 1)))
+
+
+def row_chunks(x: Any, rows: int | None = None) -> Iterator[tuple[int, Any]]:
+    """``(start, x[start:stop])`` for consecutive row chunks of ``x`` (:func:`chunk_rows` rows each)."""
+    step = rows or chunk_rows(x)
+    for a in range(0, int(x.shape[0]), step):
+        yield a, x[a:a + step, ...]
+
+
 def check_finite(x: Any, *, where: str, what: str = "X") -> None:
-    """Raise if ``x`` holds NaN or ±inf (reads the values)."""
+    """Raise if ``x`` holds NaN or ±inf (reads the values), naming the first row that does.
+
+    A NumPy array (a ``numpy.memmap`` included) is read in row chunks by its minimum and maximum
+    (NaN and ±inf show in them), so the check allocates nothing the size of the data.
+    """
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind in "biu":
+            return  # integers are finite
+        if x.ndim == 0:
+            if not np.isfinite(x):
+                _raise_nonfinite(x, where, what, 0)
+            return
+        if x.shape[0] <= CHUNK_ROWS and x.nbytes <= CHUNK_BYTES:  # one chunk (a batch): no slicing
+            if x.size and not _all_finite(x):
+                _raise_nonfinite(x, where, what, 0)
+            return
+        for a, part in row_chunks(x):
+            if part.size and not _all_finite(part):
+                _raise_nonfinite(part, where, what, a)
+        return
     xp = backend_of(x).xp
     ok = xp.isfinite(x)
     if not bool(xp.all(ok)):
-        has_nan = bool(xp.any(xp.isnan(x)))
-        kind = "NaN" if has_nan else "infinity"
+        _raise_nonfinite(x, where, what, 0)
+
+
+def _all_finite(part: np.ndarray) -> bool:
+    if part.dtype.kind == "f":  # NaN propagates through min and max, and ±inf is one of them: no temporary
+        return bool(np.isfinite(part.min()) and np.isfinite(part.max()))
+    return bool(np.isfinite(part).all())
+
+
+def _raise_nonfinite(x: Any, where: str, what: str, start: int) -> None:
+    """The error for non-finite ``x`` (rows from ``start`` on), with the kind and row of the first bad value."""
+    host = np.asarray(x) if isinstance(x, np.ndarray) else backend_of(x).to_numpy(x)
+    bad = ~np.isfinite(host)
+    if host.ndim == 0:
+        kind = "NaN" if np.isnan(host) else "infinity"
         raise InputError(f"{where}: {what} contains {kind}; remove or impute those values first")
+    row = int(np.argmax(bad.reshape(host.shape[0], -1).any(axis=1)))
+    kind = "NaN" if np.isnan(host[row, ...]).any() else "infinity"
+    raise InputError(f"{where}: {what} contains {kind} (first in row {start + row}); remove or impute those values "
+                     "first")
 
 
 def raise_mismatch(where: str, what: str, got: Backend, expected: Backend) -> None:

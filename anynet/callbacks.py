@@ -76,6 +76,12 @@ class StopTraining(Exception):
 class Callback:
     """Base class: override the hooks you need (see the module docstring)."""
 
+    #: In data-parallel training (``fit(..., comm=...)``) run only on rank 0: True for callbacks that
+    #: write files (checkpoints, logs), which every process would otherwise write at once. Callbacks
+    #: that steer training (early stopping, learning rates) run on every process: the logs are the same
+    #: on each, so they decide alike.
+    root_only: bool = False
+
     def on_train_begin(self, model: Any) -> None:
         """Called once before the first epoch."""
 
@@ -460,6 +466,8 @@ class ModelCheckpoint(Callback):
         >>> tmp.cleanup()
     """
 
+    root_only = True
+
     def __init__(self, path: str | os.PathLike, *, monitor: str = "val_loss", mode: str = "auto",
                  save_best_only: bool = False, every: int = 1) -> None:
         where = "ModelCheckpoint"
@@ -680,6 +688,8 @@ class CSVLogger(Callback):
         >>> tmp.cleanup()
     """
 
+    root_only = True
+
     def __init__(self, path: str | os.PathLike, *, separator: str = ",", append: bool = False) -> None:
         where = "CSVLogger"
         self.path = _path(where, "path", path)
@@ -769,6 +779,8 @@ class TensorBoard(Callback):
         True
         >>> tmp.cleanup()
     """
+
+    root_only = True
 
     def __init__(self, log_dir: str | os.PathLike, *, update_freq: str | int = "epoch") -> None:
         where = "TensorBoard"

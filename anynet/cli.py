@@ -355,9 +355,10 @@ def _at_least_one(value: int | None, flag: str) -> None:
 
 @command("train")
 def _train(args: argparse.Namespace) -> int:
-    from . import optim
+    from . import distributed, optim
     from .plot import decision_boundary, loss_curve
 
+    comm = distributed.init()  # under mpiexec: data-parallel, rank 0 writes and prints; else one process
     _at_least_one(args.epochs, "--epochs")
     _at_least_one(args.batch_size, "--batch-size")
     ds, key = _dataset(args)
@@ -381,21 +382,26 @@ def _train(args: argparse.Namespace) -> int:
     metrics = ["accuracy"] if classify else ["r2", "mae"]
     out = Path(args.out or Path("runs") / ds.name.replace(os.sep, "_").replace(".csv", ""))
     out.mkdir(parents=True, exist_ok=True)
-    if args.verbose:
+    root = comm.Get_rank() == 0
+    if args.verbose and root:
         model.summary()
     start = time.perf_counter()
     history = model.fit(ds.X_train, ds.y_train, loss=loss, optimizer=optimizer,
                         epochs=args.epochs or d["epochs"], batch_size=args.batch_size or d["batch_size"],
                         metrics=metrics, validation_data=(ds.X_test, ds.y_test),
-                        verbose=0 if args.quiet else (2 if args.verbose else 1))
+                        verbose=0 if args.quiet else (2 if args.verbose else 1), comm=comm)
     seconds = time.perf_counter() - start
+    if not root:  # every process holds the same model; one writes it
+        return 0
+    processes = f", {comm.Get_size()} processes" if comm.Get_size() > 1 else ""
     scores = model.evaluate(ds.X_test, ds.y_test)
     # everything evaluate/predict need travels inside the checkpoint (no side files to lose)
     model.metadata["cli"] = cli_metadata(ds, "named" if key not in ("csv", "mnist") else key,
                                          seed=None if key == "mnist" else args.seed)
     model.save(out / "model.safetensors")
     report = {"dataset": ds.name, "backend": model.backend.spec, "dtype": model.dtype,
-              "train_seconds": round(seconds, 3), "epochs": model.train_state["epoch"],
+              "train_seconds": round(seconds, 3), "processes": comm.Get_size(),
+              "epochs": model.train_state["epoch"],
               "test": scores, "history": history.history, "checkpoint_metadata": model.metadata["cli"]}
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     plots = []
@@ -411,7 +417,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"note: {exc}", file=sys.stderr)
     main_metric = "accuracy" if classify else "r2"
     print(f"{ds.name}: test {main_metric} {scores[main_metric]:.4f}, test loss {scores['loss']:.4g} "
-          f"({seconds:.2f} s on {model.backend.spec})")
+          f"({seconds:.2f} s on {model.backend.spec}{processes})")
     print(f"wrote {out / 'model.safetensors'}, {out / 'metrics.json'}" + "".join(f", {out / p}" for p in plots))
     return 0
 

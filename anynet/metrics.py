@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,13 @@ class Metric:
 
     def _add(self, key: str, value: Array) -> None:
         self._sums[key] = value if key not in self._sums else self._sums[key] + value
+
+    def all_reduce(self, sum_array: Callable[[Array], Array], sum_count: Callable[[int], int]) -> None:
+        """Sum the running sums and the count over every process of data-parallel training
+        (:mod:`anynet.distributed`), so :meth:`result` gives the value over the global data. A metric
+        that keeps more than ``_add``'s sums and ``count`` overrides this."""
+        self._sums = {k: sum_array(v) for k, v in sorted(self._sums.items())}
+        self.count = sum_count(self.count)
 
     def update(self, pred: Array, target: Array) -> None:
         """Add a batch: ``pred`` the model's outputs (n, outputs), ``target`` the prepared targets."""

@@ -25,13 +25,17 @@ from .batches import (
     UNSET,
     epoch_steps,
     evaluation_batches,
+    forward_rows,
     is_stream,
     n_rows,
     prepare_x,
+    reads_by_rows,
     rows,
+    serve,
     training_batches,
     x_batches,
 )
+from .distributed import DataParallel
 from .errors import InputError
 from .losses import Loss
 from .losses import get as get_loss
@@ -74,6 +78,12 @@ def _metric_names(where: str, metrics: Any) -> list[str]:
     return [m if isinstance(m, str) else m.name for m in items]
 
 
+def is_dask(X: Any) -> bool:
+    """Whether X (or the first array of a dict X) is a Dask collection, recognised without importing Dask."""
+    first = next(iter(X.values()), None) if isinstance(X, Mapping) else X
+    return type(first).__module__.split(".")[0] in ("dask", "dask_expr") and hasattr(first, "__dask_graph__")
+
+
 def compile_state(model: Any, where: str, loss: Any, optimizer: Any, metrics: Any) -> TrainState:
     """Resolve loss, optimizer and metrics against the model's training state and store them."""
     state = model.train_state
@@ -91,7 +101,7 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
         batch_size: int = UNSET, shuffle: bool = UNSET, seed: Any = None, validation_data: Any = None,
         validation_split: float | None = None, metrics: Any = (), callbacks: Sequence[cb.Callback] = (),
         verbose: int = 1, batching: str = "epoch", steps_per_epoch: int | None = None,
-        on_nonfinite: str = "raise") -> cb.History:
+        on_nonfinite: str = "raise", comm: Any = None) -> cb.History:
     """Train ``model`` on ``(X, y)`` for ``epochs`` more epochs; returns a :class:`~anynet.callbacks.History`.
 
     Arguments:
@@ -112,19 +122,36 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
         batching: ``"epoch"`` (each sample once per epoch) or ``"wrap"`` (document 004's data layer).
         on_nonfinite: ``"raise"`` (NonFiniteLossError naming the step) or ``"stop"`` (restore the last
             finite epoch's parameters and stop).
+        comm: an MPI communicator (:func:`anynet.distributed.init`) to train data-parallel: each process
+            trains on its slice of every global batch of ``batch_size`` rows, with the result of one process
+            (see :mod:`anynet.distributed`); only rank 0 shows progress and runs ``root_only`` callbacks.
     """
     where = f"{type(model).__name__}.fit"
+    if is_dask(X):
+        first = next(iter(X.values()), None) if isinstance(X, Mapping) else X
+        raise InputError(
+            f"{where}: X is a Dask {type(first).__name__}; fit does not train from Dask collections (predict and "
+            "evaluate take them, lazily): call X.compute() and y.compute() if they fit in memory, or stream the "
+            "chunks as batches, one chunk per step: n = X.numblocks[0]; y = y.rechunk({0: X.chunks[0]}); "
+            "model.fit(((X.blocks[i].compute(), y.blocks[i].compute()) for _ in range(epochs) for i in range(n)), "
+            "steps_per_epoch=n, epochs=epochs, ...)")
     epochs = _count(where, "epochs", epochs, low=0)
     batch_size = batch_size if batch_size is UNSET else _count(where, "batch_size", batch_size)
     steps = None if steps_per_epoch is None else _count(where, "steps_per_epoch", steps_per_epoch)
+    dp = DataParallel.of(comm, model, where)
+    if dp is not None and dp.rank != 0:  # one process reports and writes files
+        verbose, callbacks = 0, [c for c in callbacks if not getattr(c, "root_only", False)]
     hooks = cb.CallbackList([cb.NonFiniteCheck(on_nonfinite), history := cb.History(), cb.ProgressBar(verbose),
                              *callbacks])
     state = compile_state(model, where, loss, optimizer, metrics)
     if seed is not None:
         model.rng = as_generator(seed)
+    if dp is not None:
+        dp.broadcast_model(model)
     batches, val = training_batches(model, X, y, batch_size=batch_size, shuffle=shuffle, batching=batching,
                                     steps=steps, validation_data=validation_data,
-                                    validation_split=validation_split, where=where)
+                                    validation_split=validation_split, where=where,
+                                    shard=None if dp is None else (dp.rank, dp.size))
     model.stop_training, last = False, state.epoch + epochs
     hooks.on_train_begin(model)
     try:
@@ -133,7 +160,7 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
             opt = state.optimizer
             assert opt is not None  # compile_state refused a fit without one
             lr = opt.current_lr()  # the rate the epoch starts with (callbacks may have set it)
-            logs = train_epoch(model, batches, hooks)
+            logs = train_epoch(model, batches, hooks, dp)
             if val is not None:
                 logs.update({f"val_{k}": v for k, v in score(model, val).items()})
             logs["lr"] = lr
@@ -147,9 +174,12 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
     return history
 
 
-def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.CallbackList) -> dict[str, float]:
+def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.CallbackList,
+                dp: DataParallel | None = None) -> dict[str, float]:
     """One pass over ``batches``: forward, backward and an optimizer step per batch. The losses stay
-    on the device and are read once at the end; returns the epoch's mean loss and metrics."""
+    on the device and are read once at the end; returns the epoch's mean loss and metrics. With
+    ``dp`` the batches are this process's slices (``batches.current`` says where each sits) and the
+    gradients, losses and metrics are summed over the processes."""
     state = model.train_state
     loss, opt, xp = state.loss, state.optimizer, model.backend.xp
     mets = [metrics_mod.get(m, loss=loss) for m in state.metrics]
@@ -162,18 +192,26 @@ def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.Ca
         for xb, yb in batches:
             if per_batch:
                 hooks.on_batch_begin(model, state.step, {})
-            out, back = model.forward(xb, training=True, need_dx=False)
-            value, lback = loss.compute(out, yb)
-            back(lback())
+            if dp is None:
+                out, back = model.forward(xb, training=True, need_dx=False)
+                value, lback = loss.compute(out, yb)
+                back(lback())
+                sizes.append(n_rows(xb))
+            else:
+                offset, total = batches.current  # type: ignore[attr-defined]
+                out, value = dp.step(model, loss, xb, yb, slots, offset, total)
+                sizes.append(total)
             opt.apply(slots)
             values.append(value)
-            sizes.append(n_rows(xb))
             for m in mets:
                 m.update(out, yb)
             if per_batch:
                 hooks.on_batch_end(model, state.step, {"loss": value, "size": sizes[-1]})
             state.step += 1
     state.step_losses = to_numpy(xp.stack(values)).astype(np.float64) if values else np.zeros(0)
+    if dp is not None:  # each process's share of every step's loss, summed: the global batches' losses
+        state.step_losses = dp.sum_host(state.step_losses)
+        dp.reduce_metrics(mets)
     with np.errstate(invalid="ignore", over="ignore"):
         logs = {"loss": float(np.dot(state.step_losses, sizes) / max(sum(sizes), 1))}
     logs.update({m.name: m.result() for m in mets})
@@ -181,25 +219,42 @@ def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.Ca
 
 
 # -- predict and evaluate ----------------------------------------------------------------------
-def _forward_batches(model: Any, Xd: Array, batch_size: int | None) -> Array:
-    n = n_rows(Xd)
-    if batch_size is None or batch_size >= n:
-        return model.forward(Xd)[0]
-    outs = [model.forward(rows(Xd, slice(s, min(s + batch_size, n))))[0] for s in range(0, n, batch_size)]
-    return model.backend.xp.concat(outs, axis=0)
+def _forward_batches(model: Any, Xd: Array, batch_size: int | None) -> tuple[Array, bool]:
+    """``(outputs for all rows of Xd, whether they are a fresh NumPy array no layer holds)``. Data
+    read by rows (a memmap, a large array, :class:`~anynet.batches.HostRows`) goes through the model
+    a chunk at a time even without ``batch_size``: only the outputs are kept for every row."""
+    n, by_rows = n_rows(Xd), reads_by_rows(Xd)
+    step = batch_size or (forward_rows(Xd) if by_rows else n)
+    if step >= n and not by_rows:
+        return model.forward(Xd)[0], False
+    outs, full = [], None
+    for s in range(0, n, step):
+        part = slice(s, min(s + step, n))
+        out = model.forward(serve(Xd, part) if by_rows else rows(Xd, part))[0]
+        if isinstance(out, np.ndarray):  # written into one output array: no list and concatenated copy
+            full = np.empty((n, *out.shape[1:]), dtype=out.dtype) if full is None else full
+            full[s:s + out.shape[0], ...] = out
+        else:
+            outs.append(out)
+    if full is not None:
+        return full, True
+    return (outs[0] if len(outs) == 1 else model.backend.xp.concat(outs, axis=0)), False
 
 
-def _returned(X: Any, out: Array) -> Array:
+def _returned(X: Any, out: Array, fresh: bool = False) -> Array:
     first = next(iter(X.values())) if isinstance(X, Mapping) and X else X
+    if fresh and isinstance(out, np.ndarray):
+        return out  # the caller's own array already: no second copy of every row's outputs
     return to_numpy(out) if not is_array(first) or isinstance(first, np.ndarray) else out
 
 
-def _outputs(model: Any, X: Any, batch_size: int | None, where: str) -> tuple[Any, Array]:
-    """``(X or a stream's first batch, the model's outputs for all of X on the device)``."""
+def _outputs(model: Any, X: Any, batch_size: int | None, where: str) -> tuple[Any, Array, bool]:
+    """``(X or a stream's first batch, the model's outputs for all of X on the device, whether they
+    are a fresh NumPy array)``."""
     if batch_size is not None:
         _count(where, "batch_size", batch_size)
     if not is_stream(X):
-        return X, _forward_batches(model, prepare_x(model, X, where), batch_size)
+        return (X, *_forward_batches(model, prepare_x(model, X, where, by_rows=True), batch_size))
     if batch_size is not None:
         raise InputError(f"{where}: batch_size does not apply to a stream of batches; leave it out")
     first, outs = None, []
@@ -208,13 +263,14 @@ def _outputs(model: Any, X: Any, batch_size: int | None, where: str) -> tuple[An
         outs.append(model.forward(xb)[0])
     if not outs:
         raise InputError(f"{where}: the stream of X batches ({type(X).__name__}) gave no batches")
-    return first, outs[0] if len(outs) == 1 else model.backend.xp.concat(outs, axis=0)
+    return first, outs[0] if len(outs) == 1 else model.backend.xp.concat(outs, axis=0), False
 
 
 def predict(model: Any, X: Any, *, batch_size: int | None = None) -> Array:
     """Outputs of ``model`` for ``X``: NumPy in (or lists) → NumPy out; device arrays stay. X may
     be an iterable of X batches (or of ``(X, …)`` tuples, as a DataLoader gives): the outputs are
-    concatenated, of the first batch's kind."""
+    concatenated, of the first batch's kind. A ``numpy.memmap`` (or any large array) goes through
+    the model a chunk of rows at a time: memory for the outputs, not for every row's intermediates."""
     where = f"{type(model).__name__}.predict"
     return _returned(*_outputs(model, X, batch_size, where))
 
@@ -227,7 +283,7 @@ def predict_proba(model: Any, X: Any, *, batch_size: int | None = None) -> Array
     if loss is None:
         raise InputError(f"{where}: the model has no loss yet, so it cannot tell whether its outputs are logits; "
                          "fit it first, or use predict()")
-    first, out = _outputs(model, X, batch_size, where)
+    first, out, _ = _outputs(model, X, batch_size, where)
     return _returned(first, loss.to_proba(out))
 
 

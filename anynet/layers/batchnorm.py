@@ -10,6 +10,7 @@ from ..backends import Backend
 from ..errors import ConfigError, InputError
 from ..random import Seed
 from ..registry import register
+from ..shard import current as current_shard
 from .base import Array, Backward, Layer, is_real, positive_eps, positive_int
 
 
@@ -91,14 +92,17 @@ class BatchNorm(Layer):
 
             return y, backward_eval
 
-        n = int(x.shape[0])
+        part = current_shard()  # data-parallel: statistics over the global batch (synchronized BatchNorm)
+        n = int(x.shape[0]) if part is None else part.total
         if n < 2:
             raise InputError(f"{self!r}: expected more than 1 sample per feature in training mode, got a batch "
                              f"of {n} (its variance is 0 and would collapse running_var); train on batches "
                              "of 2 or more, or call it with training=False")
-        mean = xp.mean(x, axis=0)
+        total = (lambda a: xp.sum(a, axis=0)) if part is None else (lambda a: part.allreduce(xp.sum(a, axis=0)))
+        average = (lambda a: xp.mean(a, axis=0)) if part is None else (lambda a: total(a) / n)
+        mean = average(x)
         centred = x - mean
-        var = xp.mean(centred * centred, axis=0)
+        var = average(centred * centred)
         inv = 1.0 / xp.sqrt(var + self.eps)
         xhat = centred * inv
         y = gamma * xhat + beta
@@ -114,7 +118,7 @@ class BatchNorm(Layer):
             if not need_dx:
                 return None
             dxhat = dy * gamma
-            return (inv / n) * (n * dxhat - xp.sum(dxhat, axis=0) - xhat * xp.sum(dxhat * xhat, axis=0))
+            return (inv / n) * (n * dxhat - total(dxhat) - xhat * total(dxhat * xhat))
 
         return y, backward
 

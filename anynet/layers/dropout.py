@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..random import Seed, as_generator
 from ..registry import register
+from ..shard import current as current_shard
 from .base import Array, Backward, Layer, is_real
 
 _U128 = 1 << 128
@@ -54,7 +55,12 @@ class Dropout(Layer):
     def forward(self, x: Array, *, training: bool = False, need_dx: bool = True) -> tuple[Array, Backward]:
         if not training or self.p == 0.0:
             return x, lambda dy: dy
-        keep = self.rng.random(tuple(x.shape)) >= self.p
+        part = current_shard()
+        if part is None:
+            keep = self.rng.random(tuple(x.shape)) >= self.p
+        else:  # data-parallel: the global batch's mask (as one process draws it), this process's rows of it
+            n = int(x.shape[0])
+            keep = (self.rng.random((part.total, *x.shape[1:])) >= self.p)[part.offset:part.offset + n]
         mask = self._backend_for(x).asarray(keep.astype(np.float64) / (1.0 - self.p), dtype=x.dtype)
         return x * mask, lambda dy: dy * mask
 

@@ -1,0 +1,306 @@
+"""Data-parallel training over MPI (and NCCL on GPUs): one model, several processes, one result.
+
+Launch the same script once per process (``mpiexec -n 2 python train.py``, or ``srun -n 8 python
+train.py`` under Slurm) and pass the communicator to ``fit``::
+
+    comm = anynet.distributed.init()          # mpi4py's COMM_WORLD; size 1 without mpiexec
+    model.fit(X, y, ..., comm=comm)           # every process holds X and y (or a memmap of them)
+
+Every process draws the same seeded global batch order on the host and trains on its own slice of
+each global batch; the gradients are summed over the processes (each process's loss gradient is
+scaled by its share of the global batch, so the sum is the gradient of the global-batch loss) and
+every process takes the same optimizer step. At the start the parameters, buffers and generators
+are broadcast from rank 0. Dropout draws its mask for the global batch and keeps its rows, and
+BatchNorm sums its statistics over the processes, so the weights equal those of one process
+trained on the global batches (float64: to rounding, within 1e-12). Losses and metrics are summed
+over the processes at each epoch's end, so every process sees the same logs and callbacks decide
+alike; only rank 0 shows progress and runs the callbacks that write files
+(:attr:`~anynet.callbacks.Callback.root_only`).
+
+The sums go through MPI (``Allreduce`` on host buffers) or, for a CuPy model on several GPUs,
+NCCL (``cupy.cuda.nccl``, its unique id broadcast over MPI, one GPU per process by local rank);
+the two share every line but the all-reduce call.
+
+Example (one process; under ``mpiexec`` the same lines train data-parallel):
+    >>> import numpy as np
+    >>> import anynet
+    >>> from anynet.layers import Dense
+    >>> comm = anynet.distributed.init()
+    >>> (comm.Get_rank(), comm.Get_size())
+    (0, 1)
+    >>> model = anynet.Sequential([Dense(3, 1)], seed=0)
+    >>> h = model.fit(np.ones((8, 3)), np.ones(8), loss="mse", optimizer="sgd", batch_size=4, verbose=0, comm=comm)
+    >>> len(h.history["loss"])
+    1
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .backends import Backend, to_numpy
+from .errors import InputError, InputTypeError
+from .shard import Shard, use
+
+__all__ = ["DataParallel", "LocalComm", "init", "launched_by_mpi", "local_rank"]
+
+Array = Any
+
+#: environment variables set by MPI launchers (MPICH/Hydra, PMIx, Open MPI, Intel MPI) in every process
+_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")
+
+
+def launched_by_mpi() -> bool:
+    """True when this process was started by an MPI launcher (``mpiexec``, ``mpirun``, ``srun``)."""
+    env = os.environ
+    if any(name in env for name in _LAUNCHER_VARS):
+        return True
+    # srun without an MPI plugin sets only Slurm's own variables
+    return "SLURM_PROCID" in env and int(env.get("SLURM_STEP_NUM_TASKS", env.get("SLURM_NTASKS", "1")) or 1) > 1
+
+
+class LocalComm:
+    """The communicator of a job of one process, with the mpi4py methods anynet uses.
+
+    :func:`init` returns it when the script was not started by an MPI launcher, so the same script
+    runs with and without ``mpiexec`` and mpi4py is not imported.
+    """
+
+    rank, size = 0, 1
+
+    def Get_rank(self) -> int:  # noqa: N802 - mpi4py's names
+        return 0
+
+    def Get_size(self) -> int:  # noqa: N802
+        return 1
+
+    def Allreduce(self, sendbuf: Any, recvbuf: Any, op: Any = None) -> None:  # noqa: N802
+        np.copyto(recvbuf, sendbuf)
+
+    def Bcast(self, buf: Any, root: int = 0) -> None:  # noqa: N802
+        """Nothing to send: the one process holds the data."""
+
+    def allreduce(self, obj: Any, op: Any = None) -> Any:
+        return obj
+
+    def bcast(self, obj: Any, root: int = 0) -> Any:
+        return obj
+
+    def Barrier(self) -> None:  # noqa: N802
+        """Nothing to wait for."""
+
+    def Abort(self, errorcode: int = 1) -> None:  # noqa: N802
+        os._exit(errorcode)
+
+    def __repr__(self) -> str:
+        return "LocalComm(rank=0, size=1)"
+
+
+def init(*, abort_on_error: bool = True) -> Any:
+    """The communicator of this job: mpi4py's ``MPI.COMM_WORLD`` under an MPI launcher, else a
+    :class:`LocalComm` of size 1 (mpi4py is then not imported).
+
+    Arguments:
+        abort_on_error: install a ``sys.excepthook`` that, after printing the traceback, calls
+            ``comm.Abort(1)``: an uncaught exception on any process ends the whole job with a
+            non-zero exit instead of leaving the others waiting in a collective forever.
+
+    With CuPy imported (or ``ANYNET_BACKEND=cupy``), each process also selects its GPU by local
+    rank (rank within its node, modulo the GPUs it sees), so create the model after ``init()``.
+    """
+    if not launched_by_mpi():
+        return LocalComm()
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise ImportError(
+            "anynet.distributed.init: this process was started by an MPI launcher but mpi4py is not installed; "
+            'install it with: pip install "anynet-nn[mpi]" (mpi4py and the MPICH wheel)') from e
+    comm = MPI.COMM_WORLD
+    if abort_on_error and comm.Get_size() > 1:
+        _install_abort_hook(comm)
+    if "cupy" in sys.modules or os.environ.get("ANYNET_BACKEND", "").startswith("cupy"):
+        _select_gpu(comm)
+    return comm
+
+
+def _install_abort_hook(comm: Any) -> None:
+    previous = sys.excepthook
+
+    def abort(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        try:
+            previous(kind, value, tb)
+            sys.stderr.write(f"anynet.distributed: rank {comm.Get_rank()} raised {kind.__name__}; aborting all "
+                             f"{comm.Get_size()} processes\n")
+            sys.stderr.flush()
+        finally:
+            comm.Abort(1)
+
+    sys.excepthook = abort
+
+
+def local_rank(comm: Any) -> int:
+    """This process's rank among the processes of its node (0 without MPI)."""
+    if isinstance(comm, LocalComm):
+        return 0
+    from mpi4py import MPI
+
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        return int(node.Get_rank())
+    finally:
+        node.Free()
+
+
+def _select_gpu(comm: Any) -> None:
+    try:
+        import cupy
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # no CuPy or no CUDA device: nothing to select
+        return
+    if count:
+        cupy.cuda.Device(local_rank(comm) % count).use()
+
+
+def _size_of(comm: Any, where: str) -> tuple[int, int]:
+    try:
+        return int(comm.Get_rank()), int(comm.Get_size())
+    except AttributeError:
+        raise InputTypeError(f"{where}: comm must be an MPI communicator (anynet.distributed.init() or mpi4py's "
+                             f"MPI.COMM_WORLD), got {type(comm).__name__}") from None
+
+
+class DataParallel:
+    """The collective operations of data-parallel training for one model (used by ``fit``).
+
+    Arguments:
+        comm: an mpi4py communicator (or :class:`LocalComm`); backend: the model's backend, whose
+            arrays are summed (NCCL for CuPy when there are several processes, MPI otherwise).
+    """
+
+    def __init__(self, comm: Any, backend: Backend, *, where: str = "fit") -> None:
+        self.comm, self.backend = comm, backend
+        self.rank, self.size = _size_of(comm, where)
+        self._nccl: Any = None
+        if self.size > 1 and backend.name == "cupy":
+            self._nccl = _nccl_communicator(comm, self.rank, self.size)
+
+    @classmethod
+    def of(cls, comm: Any, model: Any, where: str) -> DataParallel | None:
+        """The model's data-parallel context for ``comm``; None for None or a job of one process."""
+        if comm is None:
+            return None
+        dp = cls(comm, model.backend, where=where)
+        return dp if dp.size > 1 else None
+
+    # -- sums over processes -------------------------------------------------------------------------
+    def allreduce(self, x: Array) -> Array:
+        """The sum of ``x`` (a device array of the same shape and dtype on every process)."""
+        if self._nccl is not None:
+            return _nccl_sum(self._nccl, x)
+        value = to_numpy(x)
+        host = np.ascontiguousarray(value)  # (ascontiguousarray makes a 0-d array 1-d)
+        out = np.empty_like(host)
+        self.comm.Allreduce(host, out)  # mpi4py's default op is SUM
+        return self.backend.asarray(out.reshape(value.shape))
+
+    def sum_host(self, values: np.ndarray) -> np.ndarray:
+        """The sum of a host array over the processes (epoch-end logs: once per epoch)."""
+        host = np.ascontiguousarray(values, dtype=np.float64)
+        out = np.empty_like(host)
+        self.comm.Allreduce(host, out)
+        return out
+
+    # -- the training step ---------------------------------------------------------------------------
+    def step(self, model: Any, loss: Any, xb: Array, yb: Array, slots: Sequence[tuple[str, dict, dict, str]],
+             offset: int, total: int) -> tuple[Array, Array]:
+        """Forward and backward on this process's rows ``[offset, offset + n)`` of a global batch of
+        ``total`` rows; then the gradients of ``slots`` are summed over the processes. Returns
+        ``(outputs, this process's share of the global-batch loss)``."""
+        n = int(_rows(xb))
+        # the loss reduced over n rows, scaled to its share of the loss reduced over the global batch
+        scale = loss.reduce(0.0, total)[1] / loss.reduce(0.0, n)[1]
+        with use(Shard(offset=offset, total=total, allreduce=self.allreduce)):
+            out, back = model.forward(xb, training=True, need_dx=False)
+            value, lback = loss.compute(out, yb)
+            back(lback() * scale)
+        self.reduce_gradients(slots)
+        return out, value * scale
+
+    def reduce_gradients(self, slots: Sequence[tuple[str, dict, dict, str]]) -> None:
+        """Sum every gradient over the processes in one all-reduce of one flat buffer."""
+        if not slots:
+            return
+        xp = self.backend.xp
+        grads = [g[k] for _, _, g, k in slots]
+        flat = self.allreduce(xp.concat([xp.reshape(g, (-1,)) for g in grads]))
+        start = 0
+        for (_, _, g, k), old in zip(slots, grads):
+            size = int(np.prod(old.shape))
+            g[k] = xp.reshape(flat[start:start + size], old.shape)
+            start += size
+
+    def reduce_metrics(self, metrics: Sequence[Any]) -> None:
+        """Sum each metric's running sums and count over the processes."""
+        for m in metrics:
+            m.all_reduce(self.allreduce, lambda c: int(self.comm.allreduce(int(c))))
+
+    # -- the start of training -----------------------------------------------------------------------
+    def broadcast_model(self, model: Any) -> None:
+        """Give every process rank 0's parameters, buffers and generators (batch order, Dropout masks)."""
+        state = {}
+        for key, value in sorted(model.state_dict().items()):
+            host = np.ascontiguousarray(to_numpy(value))
+            self.comm.Bcast(host, root=0)
+            state[key] = host
+        model.load_state_dict(state)
+        gens = self.comm.bcast(_generators(model) if self.rank == 0 else None, root=0)
+        _set_generators(model, gens)
+
+
+def _rows(x: Array) -> int:
+    return int(next(iter(x.values())).shape[0]) if isinstance(x, dict) else int(x.shape[0])
+
+
+def _generators(model: Any) -> dict[str, Any]:
+    rng = getattr(model, "rng", None)
+    own = dict(rng.bit_generator.state) if isinstance(rng, np.random.Generator) else None
+    return {"model": own, "layers": {name: layer.extra_state() for name, layer in model.nodes.items()}}
+
+
+def _set_generators(model: Any, gens: dict[str, Any]) -> None:
+    if gens["model"] is not None and isinstance(getattr(model, "rng", None), np.random.Generator):
+        model.rng.bit_generator.state = gens["model"]
+    for name, layer in model.nodes.items():
+        state = gens["layers"].get(name)
+        if state is not None:
+            layer.load_extra_state(state)
+
+
+# -- NCCL: the one line that differs on GPUs -------------------------------------------------------------
+def _nccl_communicator(comm: Any, rank: int, size: int) -> Any:
+    try:
+        from cupy.cuda import nccl
+    except ImportError as e:
+        raise InputError("fit: training a CuPy model on several processes needs NCCL (cupy.cuda.nccl), which this "
+                         "CuPy build lacks; install CuPy with NCCL, e.g. pip install nvidia-nccl-cu12") from e
+    uid = comm.bcast(nccl.get_unique_id() if rank == 0 else None, root=0)
+    return nccl.NcclCommunicator(size, uid, rank)
+
+
+def _nccl_sum(communicator: Any, x: Array) -> Array:
+    import cupy
+    from cupy.cuda import nccl
+
+    x = cupy.ascontiguousarray(x)
+    out = cupy.empty_like(x)
+    kinds: dict[Any, Callable[[], int]] = {cupy.dtype("float32"): lambda: nccl.NCCL_FLOAT32,
+                                          cupy.dtype("float64"): lambda: nccl.NCCL_FLOAT64}
+    communicator.allReduce(x.data.ptr, out.data.ptr, x.size, kinds[x.dtype](), nccl.NCCL_SUM,
+                           cupy.cuda.get_current_stream().ptr)
+    return out

@@ -1,0 +1,88 @@
+"""Jobs the MPI tests (test_distributed.py) launch with ``mpiexec -n 2 python -m tests._mpi_job JOB OUT``.
+
+They run as a module: run as a script, tests/ would come first on sys.path and its _csv.py would hide
+the standard library's.
+
+Every job calls ``anynet.distributed.init()`` the way a user script does; results go to files in OUT
+named by rank, and the test compares them with one process run in the test itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import anynet
+from anynet.layers import BatchNorm, Dense, Dropout
+
+
+def data(n: int = 203, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """203 rows: global batches of 32 split 16/16 and the last one (11 rows) 5/6."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 6))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(np.int64) + (X[:, 3] > 1)
+    return X, y
+
+
+def model() -> anynet.Sequential:
+    return anynet.Sequential([Dense(6, 16, activation="relu"), BatchNorm(16), Dropout(0.3), Dense(16, 3)],
+                             seed=0, dtype="float64")
+
+
+def fit(net: anynet.Sequential, comm=None, **options):
+    X, y = data()
+    Xv, yv = data(60, seed=1)
+    return net.fit(X, y, loss="softmax_cross_entropy", optimizer=anynet.optim.Adam(lr=1e-2), epochs=3,
+                   batch_size=32, metrics=["accuracy"], validation_data=(Xv, yv), verbose=0, comm=comm, **options)
+
+
+#: document 004's data layer: full batches from an endless shuffled stream (its position is sharded too)
+WRAP = {"batching": "wrap", "steps_per_epoch": 4}
+
+
+class RecordRank(anynet.callbacks.Callback):
+    """Writes a line per epoch into a file shared by every process; root_only, so rank 0 only."""
+
+    root_only = True
+
+    def __init__(self, path: Path, rank: int) -> None:
+        self.path, self.rank = path, rank
+
+    def on_epoch_end(self, model, epoch, logs) -> None:
+        with open(self.path, "a") as f:
+            f.write(f"{self.rank}\n")
+
+
+def main(job: str, out: Path) -> None:
+    comm = anynet.distributed.init()
+    rank = comm.Get_rank()
+    if job in ("equal", "equal-wrap"):  # weights and history of 2 processes; the test compares with one process
+        net = model()
+        history = fit(net, comm, **WRAP) if job == "equal-wrap" else fit(net, comm)
+        np.savez(out / f"weights{rank}.npz", **{k: anynet.to_numpy(v) for k, v in net.state_dict().items()})
+        (out / f"history{rank}.json").write_text(json.dumps(history.history))
+        (out / f"backend{rank}.txt").write_text(net.backend.name)
+    elif job == "files":  # only rank 0 writes checkpoints, CSV logs and root_only callbacks' files
+        net = model()
+        fit(net, comm, callbacks=[anynet.callbacks.CSVLogger(out / "log.csv"),
+                                  anynet.callbacks.ModelCheckpoint(out / "e{epoch}.safetensors"),
+                                  RecordRank(out / "ranks.txt", rank)])
+    elif job == "raise":  # rank 1 fails while rank 0 waits in a collective: the job must end, not hang
+        if rank == 1:
+            raise RuntimeError("rank 1 failed on purpose")
+        comm.Barrier()
+    elif job == "raise-in-fit":  # rank 1 gets bad data: its InputError must end rank 0's fit too
+        net = model()
+        X, y = data()
+        if rank == 1:
+            X[5, 2] = np.nan
+        net.fit(X, y, loss="softmax_cross_entropy", optimizer="adam", epochs=2, batch_size=32, verbose=0, comm=comm)
+    else:
+        raise SystemExit(f"unknown job {job!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))

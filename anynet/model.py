@@ -85,16 +85,29 @@ class Model:
         return training.fit(self, X, y, **options)
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> Array:
-        """Outputs for ``X`` (NumPy in → NumPy out; device arrays stay on the device)."""
+        """Outputs for ``X`` (NumPy in → NumPy out; device arrays stay on the device; a Dask array in → a
+        lazy Dask array out, one task per chunk: :mod:`anynet.dask`)."""
+        if training.is_dask(X):
+            from . import dask as on_dask  # imports Dask: only for Dask data
+
+            return on_dask.predict(self, X, batch_size=batch_size)
         return training.predict(self, X, batch_size=batch_size)
 
     def predict_proba(self, X: Any, *, batch_size: int | None = None) -> Array:
-        """Class probabilities: the outputs as the training loss reads them."""
+        """Class probabilities: the outputs as the training loss reads them (lazily for a Dask array)."""
+        if training.is_dask(X):
+            from . import dask as on_dask
+
+            return on_dask.predict(self, X, proba=True, batch_size=batch_size)
         return training.predict_proba(self, X, batch_size=batch_size)
 
     def evaluate(self, X: Any, y: Any = None, *, loss: Any = None, metrics: Sequence[str] | None = None,
                  batch_size: int | None = None) -> dict[str, float]:
-        """Loss and metrics on ``(X, y)``, or on X an iterable of ``(X, y)`` batches."""
+        """Loss and metrics on ``(X, y)``, or on X an iterable of ``(X, y)`` batches (Dask arrays: per chunk)."""
+        if training.is_dask(X):
+            from . import dask as on_dask
+
+            return on_dask.evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
         return training.evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
 
     def save(self, path: str | os.PathLike) -> None:

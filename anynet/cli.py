@@ -65,7 +65,7 @@ LAYERS_HELP = ("hidden layers in order, comma-separated: WIDTH or WIDTH:ACTIVATI
 def parse_layers(spec: str) -> list[tuple[int, str | None] | str]:
     """``"64:relu,layernorm,32:tanh,16"`` → [(64, "relu"), "layernorm", (32, "tanh"), (16, None)].
 
-    A ``(width, activation)`` pair is a Dense layer; a string is a key of :data:`NORMS`.
+    A ``(width, activation)`` pair is a Dense layer; a string is a key of ``NORMS``.
     """
     from . import activations
 

@@ -43,7 +43,7 @@ def _finish(fig: Any, path: str | os.PathLike | None) -> Any:
 
 
 def loss_curve(history: Any, path: str | os.PathLike | None = None, *, title: str = "training") -> Any:
-    """Loss (and validation loss) per epoch of a :class:`~anynet.training.History`, or per step
+    """Loss (and validation loss) per epoch of a :class:`~anynet.callbacks.History`, or per step
     when given a list of values.
 
     Arguments:

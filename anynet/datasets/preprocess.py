@@ -252,7 +252,7 @@ class TablePreprocessor:
     """Learns from training rows how to turn a :class:`Table` into a network's float inputs.
 
     Arguments:
-        categorical: ``"auto"`` (see :func:`column_kinds`) or the names of the categorical columns.
+        categorical: ``"auto"`` (see ``column_kinds``) or the names of the categorical columns.
         missing: ``"error"`` (a missing cell raises InputError), ``"drop"`` (the same here: the
             caller drops incomplete rows before fitting, and later tables must be complete),
             or ``"median"``, ``"mean"``, ``"most_frequent"``: the value filled into missing
@@ -264,7 +264,7 @@ class TablePreprocessor:
             (one-hot inputs stay 0/1).
 
     Attributes (after :meth:`fit`):
-        specs: one :class:`ColumnSpec` per raw column, in the table's order.
+        specs: one ``ColumnSpec`` per raw column, in the table's order.
         names: the raw columns it reads; feature_names: the inputs it makes, in order
             (``"col"`` for a numeric column, ``"col=category"`` for a one-hot input).
 

@@ -213,7 +213,7 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
         drop: columns that are not features.
         categorical: ``"auto"``: a feature column of text is one-hot encoded when it has at most
             AUTO_MAX_CATEGORIES distinct values and repeats one (see
-            :func:`~anynet.datasets.preprocess.column_kinds`); or the names of the categorical
+            ``anynet.datasets.preprocess.column_kinds``); or the names of the categorical
             columns (every other must be numbers).
         missing: what to do with missing cells (empty, ``NA``, ``NaN``, ``null`` in any case, and
             infinite numbers): ``"error"`` (InputError saying how many rows and which columns),

@@ -1,0 +1,257 @@
+"""The documentation site's own code (docs/_ext): module discovery, the check that every public name is
+in the API reference, the docstring fixes, the figure scraper and the benchmark chart. The site itself is
+built by tools/docs.sh, not here."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+
+api = importlib.import_module("anynet_api")
+autodoc = importlib.import_module("anynet_autodoc")
+figures = importlib.import_module("anynet_figures")
+
+
+def write(root: Path, rel: str, text: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_discovery_finds_every_module_assigning_all_at_top_level(tmp_path):
+    pkg = tmp_path / "pkg"
+    write(pkg, "__init__.py", "__all__ = ['a']\n")
+    write(pkg, "plain.py", "x = 1\n")
+    write(pkg, "annotated.py", "__all__: list[str] = ['f']\n")
+    write(pkg, "extended.py", "__all__ = []\n__all__ += ['g']\n")
+    write(pkg, "inner.py", "def f():\n    __all__ = ['no']\n")  # not at module level
+    write(pkg, "sub/__init__.py", "")
+    write(pkg, "sub/_private.py", "__all__ = ['h']\n")
+    write(pkg, "sub/new_module.py", "__all__ = ['k']\n")
+    found = api.discover_modules(pkg, "pkg")
+    assert found == ["pkg", "pkg.annotated", "pkg.extended", "pkg.sub._private", "pkg.sub.new_module"]
+    assert [m for m in found if api.is_public(m)] == ["pkg", "pkg.annotated", "pkg.extended", "pkg.sub.new_module"]
+    assert api.top_level_modules(pkg, "pkg") == ["pkg", "pkg.annotated", "pkg.extended", "pkg.inner", "pkg.plain",
+                                                 "pkg.sub"]
+
+
+def test_discovery_on_anynet_matches_a_plain_text_search():
+    """No hand list: whatever module under anynet/ assigns __all__ (anynet.dask, anynet.distributed, ...)."""
+    pkg = ROOT / "anynet"
+    by_text = sorted(api.module_name(p, pkg) for p in pkg.rglob("*.py")
+                     if re.search(r"^__all__\s*(:[^=]*)?\+?=", p.read_text(encoding="utf-8"), re.M))
+    assert api.discover_modules(pkg) == by_text
+    assert "anynet" in by_text and "anynet.layers" in by_text
+
+
+def test_missing_names_reports_each_missing_name_and_module():
+    expected = {"pkg": ["a", "b"], "pkg.sub": ["c"]}
+    documented = {"pkg", "pkg.a", "pkg.b", "pkg.sub.c"}
+    assert api.missing_names(expected, documented) == ["pkg.sub"]
+    assert api.missing_names(expected, documented - {"pkg.b"}) == ["pkg.b", "pkg.sub"]
+    assert api.missing_names(expected, documented | {"pkg.sub"}) == []
+
+
+def test_the_build_fails_naming_the_missing_names(caplog):
+    pytest.importorskip("sphinx", reason="sphinx not installed (the [docs] extra)")
+    objects = {"pkg": None, "pkg.a": None}
+    env = types.SimpleNamespace(anynet_api_expected={"pkg": ["a", "gone", "lost"]}, anynet_api_aliases=[],
+                                get_domain=lambda name: types.SimpleNamespace(objects=objects))
+    app = types.SimpleNamespace(statuscode=0)
+    api.check(app, env)
+    assert app.statuscode == 1
+    assert "2 public name(s) missing from the API reference: pkg.gone, pkg.lost" in caplog.text
+    objects.update({"pkg.gone": None, "pkg.lost": None})
+    app.statuscode = 0
+    caplog.clear()
+    api.check(app, env)  # complete: no warning, the build may pass
+    assert app.statuscode == 0 and "missing" not in caplog.text
+
+
+def fake_module(name: str, **attrs) -> types.ModuleType:
+    mod = types.ModuleType(name)
+    for key, value in attrs.items():
+        setattr(mod, key, value)
+    return mod
+
+
+def test_plan_documents_each_object_once_and_points_re_exports_to_it():
+    class Thing:
+        pass
+
+    class Other:
+        pass
+
+    def helper():
+        pass
+
+    Thing.__module__ = "pkg.things"      # defined in pkg.things, which exports it
+    Other.__module__ = "pkg._private"    # defined privately, exported by pkg and pkg.sub
+    helper.__module__ = "pkg.things"
+    things = fake_module("pkg.things", Thing=Thing, helper=helper, __all__=["Thing", "helper"])
+    sub = fake_module("pkg.sub", Other=Other, __all__=["Other"])
+    pkg = fake_module("pkg", Thing=Thing, Other=Other, things=things, sub=sub, VERSION="1",
+                      __all__=["Thing", "Other", "things", "sub", "VERSION"])
+    pages = api.page_modules({"pkg": pkg, "pkg.things": things, "pkg._private": fake_module("pkg._private")})
+    assert list(pages) == ["pkg", "pkg.sub", "pkg.things"]  # sub joins because pkg's __all__ names it
+    plan = api.plan(pages)
+    kinds = {(e.qualified, e.kind, e.target) for page in plan.values() for e in page}
+    assert kinds == {
+        ("pkg.Thing", "alias", "pkg.things.Thing"), ("pkg.things.Thing", "home", "pkg.things.Thing"),
+        ("pkg.things.helper", "home", "pkg.things.helper"),
+        ("pkg.Other", "alias", "pkg.sub.Other"), ("pkg.sub.Other", "home", "pkg.sub.Other"),
+        ("pkg.VERSION", "home", "pkg.VERSION"),
+        ("pkg.things", "module", "pkg.things"), ("pkg.sub", "module", "pkg.sub"),
+    }
+    page = api.render("pkg", pkg, plan["pkg"])
+    assert ".. py:class:: Thing" in page and "The same object as :py:class:`pkg.things.Thing`" in page
+    assert ".. autodata:: pkg.VERSION" in page and ".. autoclass:: pkg.Thing" not in page
+
+
+def test_plan_of_anynet_covers_every_public_name_and_every_alias_has_a_home():
+    modules = {name: importlib.import_module(name) for name in api.discover_modules(ROOT / "anynet")}
+    pages = api.page_modules(modules)
+    plan = api.plan(pages)
+    planned = {e.qualified for page in plan.values() for e in page} | set(pages)
+    expected = {name: mod.__all__ for name, mod in modules.items() if api.is_public(name)}
+    assert api.missing_names(expected, planned) == []
+    homes = {e.qualified for page in plan.values() for e in page if e.kind == "home"}
+    aliases = [e for page in plan.values() for e in page if e.kind == "alias"]
+    assert aliases and all(e.target in homes for e in aliases)
+    assert len(homes) == len({e.target for page in plan.values() for e in page if e.kind == "home"})
+
+
+def test_a_class_summary_spells_out_references_to_its_members():
+    class Optimizer:
+        """Base class: implements :meth:`update`; see :class:`Other` and :func:`~pkg.f`."""
+
+        def update(self):
+            pass
+
+    text = api.summary(Optimizer)
+    assert f":meth:`~{__name__}.{Optimizer.__qualname__}.update`" in text
+    assert ":class:`Other`" in text and ":func:`~pkg.f`" in text
+
+
+def test_docstring_bars_are_escaped_outside_literals():
+    assert autodoc.escape_bars("the Huber loss is quadratic for |d| <= delta") == \
+        "the Huber loss is quadratic for \\|d\\| <= delta"
+    assert autodoc.escape_bars("``|x|`` and ``a || b`` stay") == "``|x|`` and ``a || b`` stay"
+
+
+def test_google_sections_with_a_note_or_wrapped_names_become_plain_sections():
+    lines = ["Summary.", "", "Attributes (after fit):", "    a, b,", "    c: the three of them.",
+             "        More about them.", "", "Example:", "    >>> f(1,", "    ...   2)"]
+    assert autodoc.google_sections(lines) == [
+        "Summary.", "", "(after fit)", "", "Attributes:", "    a, b, c: the three of them.", "        More about them.",
+        "", "Example:", "    >>> f(1,", "    ...   2)"]
+
+
+def test_one_text_for_many_names_leaves_the_field_list():
+    lines = ["Arguments:", "    a, b, c: as elsewhere,", "        with its defaults.", "    d: its own.", "",
+             "Attributes:", "    x_, y_ (note), z_: as in scikit-learn.", "", "Example:", "    >>> 1"]
+    assert autodoc.name_groups(lines) == [
+        "Arguments:", "    d: its own.", "", "Arguments ``a``, ``b``, ``c``: as elsewhere,", "with its defaults.", "",
+        "Attributes ``x_``, ``y_`` (note), ``z_``: as in scikit-learn.", "", "Example:", "    >>> 1"]
+    # a pair of attributes becomes two fields (napoleon splits only arguments); "a / b" is a pair
+    assert autodoc.name_groups(["Attributes:", "    test_size, seed: how the rows were split."]) == [
+        "Attributes:", "    test_size: how the rows were split.", "    seed: how the rows were split."]
+    assert autodoc.name_groups(["Arguments:", "    x / y: data."]) == ["Arguments:", "    x, y: data."]
+
+
+def test_prose_in_an_attribute_list_joins_the_field_before_it():
+    lines = ["Attributes:", "    saved: the paths written; best: the best value;", "    best_epoch: its epoch. Kept so",
+             "    later saves only improve.", "", "Example:", "    >>> 1"]
+    assert autodoc.google_sections(lines) == [
+        "Attributes:", "    saved: the paths written; best: the best value;",
+        "    best_epoch: its epoch. Kept so later saves only improve.", "", "Example:", "    >>> 1"]
+
+
+def test_an_attributes_first_line_is_read_as_a_type_only_when_it_is_one():
+    # napoleon's output for "Gradients by path: the arrays, which" / "the next pass overwrites."
+    napoleon = ["the arrays, which", "the next pass overwrites.", "", ":type: Gradients by path"]
+    assert autodoc.prose_types(napoleon) == ["Gradients by path: the arrays, which", "the next pass overwrites."]
+    typed = ["the width.", "", ":type: int | None"]
+    assert autodoc.prose_types(typed) == typed
+    assert autodoc.prose_types(["", ":type: dict[str, Any]"]) == ["", ":type: dict[str, Any]"]
+
+
+def test_wrapped_names_start_a_field_and_prose_joins_it():
+    lines = ["Attributes:", "    model_: the model.", "    n_in_, names_in_ (on a DataFrame),",
+             "    loss_: as elsewhere."]
+    assert autodoc.google_sections(lines) == [
+        "Attributes:", "    model_: the model.", "    n_in_, names_in_ (on a DataFrame), loss_: as elsewhere."]
+
+
+def test_type_checking_imports_from_other_libraries_become_aliases(tmp_path):
+    write(tmp_path, "pkg/__init__.py", "")
+    write(tmp_path, "pkg/m.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                "    from onnx import ModelProto\n    from ._b import Backend\n")
+    assert autodoc.type_checking_aliases(tmp_path / "pkg", "pkg") == {"ModelProto": "onnx.ModelProto"}
+
+
+def test_private_bases_are_replaced_by_public_ones():
+    class Public:
+        pass
+
+    class _Private(Public):
+        pass
+
+    bases = [_Private]
+    autodoc.process_bases(None, "X", None, None, bases)
+    assert bases == [Public]
+
+
+def test_scraper_picks_figures_outside_pyplot_once():
+    pytest.importorskip("matplotlib", reason="matplotlib not installed")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    import anynet
+
+    saved = figures.weakref.WeakSet()
+    own = anynet.plot.loss_curve([1.0, 0.5])
+    managed = plt.figure()
+    namespace = {"own": own, "again": own, "managed": managed, "other": Figure(), "n": 3}
+    assert figures.unsaved_figures(namespace, saved) == [own, namespace["other"]]
+    assert managed in saved  # pyplot's scraper saves it; after plt.close it is not taken for ours
+    saved.add(own)
+    plt.close(managed)
+    assert figures.unsaved_figures(namespace, saved) == [namespace["other"]]
+
+
+def test_benchmark_rates_pool_every_run():
+    rows = [{"runner": "anynet", "spec": "numpy", "config": "c", "samples": 100, "times": [1.0, 3.0], "run": 0},
+            {"runner": "anynet", "spec": "numpy", "config": "c", "samples": 100, "times": [2.0], "run": 1},
+            {"runner": "torch", "spec": "cpu", "config": "c", "samples": 100, "times": [4.0], "run": 0}]
+    configs, columns, rate = figures.pooled_rates(rows)
+    assert configs == ["c"] and columns == ["anynet (numpy)", "torch"]
+    assert rate == {("c", "anynet (numpy)"): 50.0, ("c", "torch"): 25.0}
+
+
+def test_benchmark_chart_draws_the_committed_results():
+    pytest.importorskip("matplotlib", reason="matplotlib not installed")
+    import json
+
+    results = json.loads((ROOT / "benchmarks" / "RESULTS.json").read_text())
+    fig = figures.benchmark_figure(results)
+    assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
+
+
+def test_the_front_page_example_runs(capsys):
+    pytest.importorskip("sklearn", reason="scikit-learn not installed (the digits data set)")
+    text = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    exec(compile(code, "docs/index.md", "exec"), {})
+    assert float(re.search(r"'accuracy': ([0-9.]+)", capsys.readouterr().out).group(1)) > 0.9

@@ -4,7 +4,13 @@ would type them; the interop block runs on its own; the backend block is a sketc
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
+
+import numpy as np
+import pytest
+
+import anynet
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
@@ -34,3 +40,50 @@ def test_readme_interop_example_runs(tmp_path, monkeypatch):
     assert namespace["model"].metadata["feature_names"][0] == "alcohol"
     assert (tmp_path / "wine.onnx").exists()
     assert type(namespace["copy"]) is type(namespace["model"])
+
+
+def _block(marker: str) -> str:
+    return next(b for b in BLOCKS if marker in b)
+
+
+def test_readme_stream_example_trains(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(_block("steps_per_epoch"), "README stream block", "exec"), namespace)  # noqa: S102
+    model = namespace["model"]
+    assert model.train_state["epoch"] == 5 and model.train_state["step"] == 5 * 22
+
+
+def test_readme_memmap_example_trains_from_disk(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(_block("mmap_mode"), "README memmap block", "exec"), namespace)  # noqa: S102
+    assert isinstance(namespace["X"], np.memmap)
+    assert "'r2'" in capsys.readouterr().out
+    assert namespace["model"].evaluate(namespace["X"], namespace["y"], metrics=["r2"])["r2"] > 0.9
+
+
+def test_readme_dask_example_is_lazy_and_equal(tmp_path, monkeypatch):
+    pytest.importorskip("dask.array", reason='dask not installed (pip install "anynet-nn[dask]")')
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(_block("dask.array"), "README dask block", "exec"), namespace)  # noqa: S102
+    model, X = namespace["model"], namespace["X"]
+    assert np.array_equal(namespace["labels"].compute(), model.predict(X.compute()).argmax(axis=1))
+
+
+def test_readme_mpi_example_runs_alone_and_under_mpiexec(tmp_path, monkeypatch):
+    from .test_distributed import mpiexec
+
+    block = _block("anynet.distributed.init")
+    (tmp_path / "train.py").write_text(block)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(block, "README MPI block", "exec"), namespace)  # noqa: S102 - one process
+    alone = anynet.load(tmp_path / "digits.safetensors")
+    (tmp_path / "digits.safetensors").unlink()
+    result = mpiexec(sys.executable, str(tmp_path / "train.py"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    both = anynet.load(tmp_path / "digits.safetensors")
+    for key, value in alone.state_dict().items():  # float32: the two processes' sums round differently
+        np.testing.assert_allclose(both.state_dict()[key], value, rtol=1e-4, atol=1e-5, err_msg=key)

@@ -16,8 +16,8 @@ esac
 
 status=0
 if [ "$what" != mypy ]; then
-  echo "lint: ruff check anynet tests examples benchmarks"
-  python -m ruff check anynet tests examples benchmarks || status=1
+  echo "lint: ruff check anynet tests examples benchmarks docs"
+  python -m ruff check anynet tests examples benchmarks docs || status=1
 fi
 if [ "$what" != ruff ]; then
   echo "lint: mypy anynet"

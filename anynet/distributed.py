@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from .backends import Backend, to_numpy
+from .batches import n_rows
 from .errors import InputError, InputTypeError
 from .shard import Shard, use
 
@@ -91,6 +92,9 @@ class LocalComm:
     def bcast(self, obj: Any, root: int = 0) -> Any:
         return obj
 
+    def allgather(self, obj: Any) -> list[Any]:
+        return [obj]
+
     def Barrier(self) -> None:  # noqa: N802
         """Nothing to wait for."""
 
@@ -122,6 +126,12 @@ def init(*, abort_on_error: bool = True) -> Any:
             "anynet.distributed.init: this process was started by an MPI launcher but mpi4py is not installed; "
             'install it with: pip install "anynet-nn[mpi]" (mpi4py and the MPICH wheel)') from e
     comm = MPI.COMM_WORLD
+    expected = _launched_tasks()
+    if expected > 1 and comm.Get_size() == 1:
+        raise RuntimeError(
+            f"anynet.distributed.init: the launcher started {expected} tasks but MPI sees a world of 1 process, so "
+            "each would train alone; under Slurm start it with an MPI plugin (srun --mpi=pmix or --mpi=pmi2) or "
+            "with mpiexec, and use the MPI that mpi4py was built against")
     if abort_on_error and comm.Get_size() > 1:
         _install_abort_hook(comm)
     if "cupy" in sys.modules or os.environ.get("ANYNET_BACKEND", "").startswith("cupy"):
@@ -129,8 +139,19 @@ def init(*, abort_on_error: bool = True) -> Any:
     return comm
 
 
+def _launched_tasks() -> int:
+    """How many processes the launcher says it started (0 when it does not say)."""
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
 def _install_abort_hook(comm: Any) -> None:
     previous = sys.excepthook
+    if getattr(previous, "anynet_abort", False):  # init() called again: one hook is enough
+        return
 
     def abort(kind: type[BaseException], value: BaseException, tb: Any) -> None:
         try:
@@ -141,6 +162,7 @@ def _install_abort_hook(comm: Any) -> None:
         finally:
             comm.Abort(1)
 
+    abort.anynet_abort = True  # type: ignore[attr-defined]
     sys.excepthook = abort
 
 
@@ -209,41 +231,40 @@ class DataParallel:
         self.comm.Allreduce(host, out)  # mpi4py's default op is SUM
         return self.backend.asarray(out.reshape(value.shape))
 
-    def sum_host(self, values: np.ndarray) -> np.ndarray:
-        """The sum of a host array over the processes (epoch-end logs: once per epoch)."""
-        host = np.ascontiguousarray(values, dtype=np.float64)
-        out = np.empty_like(host)
-        self.comm.Allreduce(host, out)
-        return out
-
     # -- the training step ---------------------------------------------------------------------------
     def step(self, model: Any, loss: Any, xb: Array, yb: Array, slots: Sequence[tuple[str, dict, dict, str]],
              offset: int, total: int) -> tuple[Array, Array]:
-        """Forward and backward on this process's rows ``[offset, offset + n)`` of a global batch of
-        ``total`` rows; then the gradients of ``slots`` are summed over the processes. Returns
-        ``(outputs, this process's share of the global-batch loss)``."""
-        n = int(_rows(xb))
+        """Forward and backward on this process's rows of a global batch, then one all-reduce.
+
+        Arguments:
+            xb: (n, in_features) this process's rows ``[offset, offset + n)`` of a global batch of
+                ``total`` rows (a dict of such arrays for several inputs); yb: their prepared targets.
+            slots: ``(path, params, grads, key)`` of every trainable parameter, as the training loop
+                hands them to the optimizer; their gradients are replaced by the sums over processes.
+
+        Returns ``(outputs (n, out_features), the global batch's loss as a 0-d device array)``.
+        """
+        n = n_rows(xb)
         # the loss reduced over n rows, scaled to its share of the loss reduced over the global batch
         scale = loss.reduce(0.0, total)[1] / loss.reduce(0.0, n)[1]
         with use(Shard(offset=offset, total=total, allreduce=self.allreduce)):
             out, back = model.forward(xb, training=True, need_dx=False)
             value, lback = loss.compute(out, yb)
             back(lback() * scale)
-        self.reduce_gradients(slots)
-        return out, value * scale
+        return out, self.reduce_gradients(slots, value * scale)
 
-    def reduce_gradients(self, slots: Sequence[tuple[str, dict, dict, str]]) -> None:
-        """Sum every gradient over the processes in one all-reduce of one flat buffer."""
-        if not slots:
-            return
+    def reduce_gradients(self, slots: Sequence[tuple[str, dict, dict, str]], share: Array) -> Array:
+        """Sum every gradient, and this process's ``share`` of the loss (0-d), over the processes in
+        one all-reduce of one flat buffer; returns the summed loss."""
         xp = self.backend.xp
         grads = [g[k] for _, _, g, k in slots]
-        flat = self.allreduce(xp.concat([xp.reshape(g, (-1,)) for g in grads]))
-        start = 0
+        flat = self.allreduce(xp.concat([xp.reshape(share, (1,)), *(xp.reshape(g, (-1,)) for g in grads)]))
+        start = 1
         for (_, _, g, k), old in zip(slots, grads):
             size = int(np.prod(old.shape))
             g[k] = xp.reshape(flat[start:start + size], old.shape)
             start += size
+        return xp.reshape(flat[0:1], ())
 
     def reduce_metrics(self, metrics: Sequence[Any]) -> None:
         """Sum each metric's running sums and count over the processes."""
@@ -251,8 +272,25 @@ class DataParallel:
             m.all_reduce(self.allreduce, lambda c: int(self.comm.allreduce(int(c))))
 
     # -- the start of training -----------------------------------------------------------------------
+    def check_agreement(self, facts: dict[str, Any], where: str) -> None:
+        """Refuse, on every process alike, a job whose processes were given different data or options.
+
+        ``facts`` (JSON-able) are gathered from every process and compared with rank 0's: the rows
+        of X, a digest of a few of them, batch size, epochs, the optimizer and loss configuration.
+        """
+        gathered = self.comm.allgather(facts)
+        for rank, theirs in enumerate(gathered[1:], start=1):
+            differ = [k for k in facts if theirs.get(k) != gathered[0].get(k)]
+            if differ:
+                shown = "; ".join(f"{k}: rank 0 has {gathered[0].get(k)!r}, rank {rank} has {theirs.get(k)!r}"
+                                  for k in differ)
+                raise InputError(f"{where}: the {self.size} processes were not given the same training job ({shown}); "
+                                 "every process must call fit with all of X and y (each trains on its own rows of "
+                                 "every global batch, chosen by anynet), the same options and the same model")
+
     def broadcast_model(self, model: Any) -> None:
-        """Give every process rank 0's parameters, buffers and generators (batch order, Dropout masks)."""
+        """Give every process rank 0's parameters, buffers, generators (batch order, Dropout masks)
+        and training state (optimizer state and step count, epoch, step, wrap-around stream)."""
         state = {}
         for key, value in sorted(model.state_dict().items()):
             host = np.ascontiguousarray(to_numpy(value))
@@ -261,10 +299,13 @@ class DataParallel:
         model.load_state_dict(state)
         gens = self.comm.bcast(_generators(model) if self.rank == 0 else None, root=0)
         _set_generators(model, gens)
-
-
-def _rows(x: Array) -> int:
-    return int(next(iter(x.values())).shape[0]) if isinstance(x, dict) else int(x.shape[0])
+        state, opt = model.train_state, model.train_state.optimizer
+        counters = self.comm.bcast({"epoch": state.epoch, "step": state.step, "stream": state.stream,
+                                    "iterations": opt.iterations,
+                                    "optimizer": to_numpy(opt.state_dict())} if self.rank == 0 else None, root=0)
+        state.epoch, state.step, state.stream = counters["epoch"], counters["step"], counters["stream"]
+        opt.iterations = counters["iterations"]
+        opt.load_state_dict({k: self.backend.asarray(v) for k, v in counters["optimizer"].items()})
 
 
 def _generators(model: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ part of the network.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +126,8 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
         comm: an MPI communicator (:func:`anynet.distributed.init`) to train data-parallel: each process
             trains on its slice of every global batch of ``batch_size`` rows, with the result of one process
             (see :mod:`anynet.distributed`); only rank 0 shows progress and runs ``root_only`` callbacks.
+            Every process passes all of X and y. A last global batch with fewer rows than processes joins
+            the batch before it (one process would train it apart: the only case where the two differ).
     """
     where = f"{type(model).__name__}.fit"
     if is_dask(X):
@@ -146,12 +149,13 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
     state = compile_state(model, where, loss, optimizer, metrics)
     if seed is not None:
         model.rng = as_generator(seed)
-    if dp is not None:
-        dp.broadcast_model(model)
     batches, val = training_batches(model, X, y, batch_size=batch_size, shuffle=shuffle, batching=batching,
                                     steps=steps, validation_data=validation_data,
                                     validation_split=validation_split, where=where,
                                     shard=None if dp is None else (dp.rank, dp.size))
+    if dp is not None:
+        dp.check_agreement(_job_facts(model, batches, epochs, X), where)
+        dp.broadcast_model(model)
     model.stop_training, last = False, state.epoch + epochs
     hooks.on_train_begin(model)
     try:
@@ -172,6 +176,21 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
         pass
     hooks.on_train_end(model)
     return history
+
+
+def _job_facts(model: Any, batches: Any, epochs: int, X: Any) -> dict[str, Any]:
+    """What every process of data-parallel training must agree on (JSON-able, compared with rank 0's)."""
+    state = model.train_state
+    first = next(iter(X.values())) if isinstance(X, Mapping) else X
+    n = batches.n
+    if not is_array(first):  # a DataFrame, nested lists
+        first = np.asarray(first)
+    sample = np.concatenate([np.asarray(to_numpy(first[i:i + 1, ...]), dtype=np.float64).ravel()
+                             for i in (0, n // 2, n - 1)])
+    return {"rows of X": n, "a digest of rows 0, n/2 and n-1": hashlib.sha256(sample.tobytes()).hexdigest()[:16],
+            "batches per epoch": len(batches), "batch size": getattr(batches, "batch_size", None),
+            "epochs": epochs, "optimizer": [type(state.optimizer).__name__, repr(state.optimizer.config())],
+            "loss": [type(state.loss).__name__, repr(state.loss.config())], "model": model.architecture()}
 
 
 def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.CallbackList,
@@ -209,8 +228,7 @@ def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.Ca
                 hooks.on_batch_end(model, state.step, {"loss": value, "size": sizes[-1]})
             state.step += 1
     state.step_losses = to_numpy(xp.stack(values)).astype(np.float64) if values else np.zeros(0)
-    if dp is not None:  # each process's share of every step's loss, summed: the global batches' losses
-        state.step_losses = dp.sum_host(state.step_losses)
+    if dp is not None:  # (the step losses are the global batches': summed with the gradients)
         dp.reduce_metrics(mets)
     with np.errstate(invalid="ignore", over="ignore"):
         logs = {"loss": float(np.dot(state.step_losses, sizes) / max(sum(sizes), 1))}

@@ -35,12 +35,32 @@ def model() -> anynet.Sequential:
 def fit(net: anynet.Sequential, comm=None, **options):
     X, y = data()
     Xv, yv = data(60, seed=1)
-    return net.fit(X, y, loss="softmax_cross_entropy", optimizer=anynet.optim.Adam(lr=1e-2), epochs=3,
-                   batch_size=32, metrics=["accuracy"], validation_data=(Xv, yv), verbose=0, comm=comm, **options)
+    options = {"epochs": 3, **options}
+    return net.fit(X, y, loss="softmax_cross_entropy", optimizer=anynet.optim.Adam(lr=1e-2), batch_size=32,
+                   metrics=["accuracy"], validation_data=(Xv, yv), verbose=0, comm=comm, **options)
 
 
 #: document 004's data layer: full batches from an endless shuffled stream (its position is sharded too)
 WRAP = {"batching": "wrap", "steps_per_epoch": 4}
+
+
+def resume(net: anynet.Sequential, first: slice, comm=None) -> None:
+    """An epoch on rows ``first`` without comm, then 3 more continuing with the same optimizer (its
+    moments and step count) on all rows with ``comm``."""
+    X, y = data()
+    net.fit(X[first], y[first], loss="softmax_cross_entropy", optimizer=anynet.optim.Adam(lr=1e-2), batch_size=32,
+            verbose=0)
+    net.fit(X, y, epochs=3, batch_size=32, verbose=0, comm=comm)
+
+
+class BatchLosses(anynet.callbacks.Callback):
+    """The loss of every step as the per-step hooks see it (the progress bar, TensorBoard)."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_batch_end(self, model, step, logs) -> None:
+        self.losses.append(float(logs["loss"]))
 
 
 class RecordRank(anynet.callbacks.Callback):
@@ -60,11 +80,18 @@ def main(job: str, out: Path) -> None:
     comm = anynet.distributed.init()
     rank = comm.Get_rank()
     if job in ("equal", "equal-wrap"):  # weights and history of 2 processes; the test compares with one process
-        net = model()
-        history = fit(net, comm, **WRAP) if job == "equal-wrap" else fit(net, comm)
+        net, steps = model(), BatchLosses()
+        history = fit(net, comm, callbacks=[steps], **(WRAP if job == "equal-wrap" else {}))
         np.savez(out / f"weights{rank}.npz", **{k: anynet.to_numpy(v) for k, v in net.state_dict().items()})
-        (out / f"history{rank}.json").write_text(json.dumps(history.history))
+        (out / f"history{rank}.json").write_text(json.dumps({**history.history, "steps": steps.losses}))
         (out / f"backend{rank}.txt").write_text(net.backend.name)
+    elif job == "resume":  # the ranks trained apart first (as if rank 0 alone loaded a checkpoint); rank 0's wins
+        resume(net := model(), slice(None) if rank == 0 else slice(0, 100), comm)
+        np.savez(out / f"weights{rank}.npz", **{k: anynet.to_numpy(v) for k, v in net.state_dict().items()})
+    elif job == "different-data":  # each rank given its own shard, as other libraries teach: refused
+        net, (X, y) = model(), data()
+        rows = slice(0, 150) if rank == 0 else slice(150, None)
+        net.fit(X[rows], y[rows], loss="softmax_cross_entropy", optimizer="adam", batch_size=32, verbose=0, comm=comm)
     elif job == "files":  # only rank 0 writes checkpoints, CSV logs and root_only callbacks' files
         net = model()
         fit(net, comm, callbacks=[anynet.callbacks.CSVLogger(out / "log.csv"),

@@ -149,8 +149,9 @@ def test_two_processes_give_the_weights_of_one(tmp_path, monkeypatch, name, back
     assert result.returncode == 0, result.stderr
     tol = 1e-12 if backend is None else 1e-10
     assert (tmp_path / "backend1.txt").read_text() == (backend or "numpy")
-    single = job.model()
-    history = job.fit(single, **(job.WRAP if name == "equal-wrap" else {}))
+    single, steps = job.model(), job.BatchLosses()
+    history = job.fit(single, callbacks=[steps], **(job.WRAP if name == "equal-wrap" else {}))
+    history.history["steps"] = steps.losses  # each step's loss of the global batch, not of a slice
     expected = {k: anynet.to_numpy(v) for k, v in single.state_dict().items()}
     for rank in (0, 1):
         got = np.load(tmp_path / f"weights{rank}.npz")
@@ -173,6 +174,34 @@ def test_only_rank_0_writes_files(tmp_path):
     assert len(lines) == 4 and lines[0].startswith("epoch")  # a header and 3 epochs, written once
     assert sorted(p.name for p in tmp_path.glob("e*.safetensors")) == [f"e{i}.safetensors" for i in (1, 2, 3)]
     assert anynet.load(tmp_path / "e3.safetensors").train_state["epoch"] == 3
+
+
+def test_training_state_is_broadcast_from_rank_0(tmp_path):
+    """The ranks trained apart first (optimizer moments, steps differ): the job continues from rank 0's state."""
+    result = run_job("resume", tmp_path)
+    assert result.returncode == 0, result.stderr
+    job.resume(single := job.model(), slice(None))
+    for rank in (0, 1):
+        got = np.load(tmp_path / f"weights{rank}.npz")
+        for k, v in single.state_dict().items():
+            np.testing.assert_allclose(got[k], anynet.to_numpy(v), rtol=0, atol=1e-12, err_msg=f"rank {rank}: {k}")
+
+
+def test_processes_given_different_data_are_refused(tmp_path):
+    result = run_job("different-data", tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "were not given the same training job" in result.stderr
+    assert "rows of X: rank 0 has 150, rank 1 has 53" in result.stderr
+
+
+def test_a_launcher_whose_tasks_mpi_does_not_join_is_refused():
+    """srun without an MPI plugin starts N processes that each see a world of 1: they must not train alone."""
+    pytest.importorskip("mpi4py", reason='mpi4py not installed (pip install "anynet-nn[mpi]")')
+    env = {**_clean_env(), "SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "2"}
+    out = subprocess.run([sys.executable, "-c", "import anynet; anynet.distributed.init()"], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode != 0
+    assert "srun --mpi=pmix" in out.stderr
 
 
 @pytest.mark.parametrize("name", ["raise", "raise-in-fit"])

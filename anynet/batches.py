@@ -224,7 +224,7 @@ def _check_fits_float32(X: np.ndarray, where: str, what: str) -> None:
         if part.size:
             top = max(top, float(part.max()), -float(part.min()))
     if top > _F32_MAX:
-        raise InputError(f"{where}: {what} holds values up to {top:.3g}, beyond float32's range "
+        raise InputError(f"{where}: {what} holds magnitudes up to {top:.3g}, beyond float32's range "
                          f"(±{_F32_MAX:.3g}), but the model is float32; scale the data or use a float64 model "
                          "(dtype='float64')")
 
@@ -312,12 +312,11 @@ def subset(x: Any, start: int, stop: int) -> Any:
     return x[start:stop, ...]
 
 
-def _has_host_rows(x: Any) -> bool:
-    return any(_has_host_rows(v) for v in x.values()) if isinstance(x, dict) else isinstance(x, HostRows)
-
-
-def _all_host_rows(x: Any) -> bool:
-    return all(_all_host_rows(v) for v in x.values()) if isinstance(x, dict) else isinstance(x, HostRows)
+def _host_rows(x: Any, every: bool = False) -> bool:
+    """Whether x (or any, with ``every`` each, array of a dict x) is :class:`HostRows`."""
+    if isinstance(x, dict):
+        return (all if every else any)(_host_rows(v) for v in x.values())
+    return isinstance(x, HostRows)
 
 
 def shard_span(start: int, stop: int, shard: tuple[int, int] | None) -> tuple[int, int, int, int]:
@@ -535,6 +534,7 @@ class ArrayBatches:
         self.X, self.y, self.backend, self.rng_of = X, y, backend, rng_of
         self.n, self.batch_size, self.shuffle = n_rows(X), batch_size, shuffle
         if shard is not None:
+            shard = _check_shard(shard, "ArrayBatches")
             min_batch = max(min_batch, shard[1])
         starts = list(range(0, self.n, batch_size))
         if len(starts) > 1 and self.n - starts[-1] < min_batch:
@@ -542,7 +542,7 @@ class ArrayBatches:
         ends = starts[1:] + [self.n]
         self.spans = list(zip(starts, ends))[:steps]
         self.parts = [shard_span(a, b, shard) for a, b in self.spans]
-        self.by_rows = _has_host_rows(X) or _has_host_rows(y)
+        self.by_rows = _host_rows(X) or _host_rows(y)
         self.current = (0, 0)
 
     def __len__(self) -> int:
@@ -573,7 +573,7 @@ def _served(batches: Any, order: np.ndarray | None) -> Iterator[tuple[Array, Arr
     once (only when some are)."""
     X, y, xp = batches.X, batches.y, batches.backend.xp
     on_device = None
-    if order is not None and not (_all_host_rows(X) and _all_host_rows(y)):
+    if order is not None and not (_host_rows(X, every=True) and _host_rows(y, every=True)):
         on_device = batches.backend.asarray(order, copy=False)
     for a, b, offset, total in batches.parts:
         batches.current = (offset, total)
@@ -598,8 +598,9 @@ class WrapBatches:
         self.X, self.y, self.backend, self.state, self.rng_of = X, y, backend, state, rng_of
         self.n, self.batch_size, self.shuffle = n_rows(X), batch_size, shuffle
         self.steps = steps or math.ceil(self.n / batch_size)
+        shard = None if shard is None else _check_shard(shard, "WrapBatches")
         self.parts = [shard_span(i * batch_size, (i + 1) * batch_size, shard) for i in range(self.steps)]
-        self.by_rows = _has_host_rows(X) or _has_host_rows(y)
+        self.by_rows = _host_rows(X) or _host_rows(y)
         self.current = (0, 0)
 
     def __len__(self) -> int:

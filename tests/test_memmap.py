@@ -292,7 +292,7 @@ def test_a_float64_memmap_beyond_float32_range_is_refused_for_a_float32_model(tm
     X[99_000, 3] = -1e39
     Xm = _on_disk(tmp_path, "X", X)
     model = _model(dtype="float32")
-    with pytest.raises(InputError, match=r"holds values up to 1e\+39, beyond float32's range"):
+    with pytest.raises(InputError, match=r"holds magnitudes up to 1e\+39, beyond float32's range"):
         _fit(model, Xm, np.zeros(100_000, dtype=np.int64))
     with pytest.raises(InputError, match="beyond float32's range"):
         model.predict(Xm)

@@ -209,6 +209,8 @@ class DataParallel:
         self.comm, self.backend = comm, backend
         self.rank, self.size = _size_of(comm, where)
         self._nccl: Any = None
+        #: the flat host buffer the gradients are summed in on NumPy, kept across steps
+        self._flat: np.ndarray | None = None
         if self.size > 1 and backend.name == "cupy":
             self._nccl = _nccl_communicator(comm, self.rank, self.size)
 
@@ -258,13 +260,31 @@ class DataParallel:
         one all-reduce of one flat buffer; returns the summed loss."""
         xp = self.backend.xp
         grads = [g[k] for _, _, g, k in slots]
-        flat = self.allreduce(xp.concat([xp.reshape(share, (1,)), *(xp.reshape(g, (-1,)) for g in grads)]))
+        parts = [xp.reshape(share, (1,)), *(xp.reshape(g, (-1,)) for g in grads)]
+        # on NumPy summed in place in one buffer kept across steps
+        flat = self._sum_in_place(parts) if self.backend.name == "numpy" else self.allreduce(xp.concat(parts))
         start = 1
         for (_, _, g, k), old in zip(slots, grads):
             size = int(np.prod(old.shape))
+            # views of the flat buffer; a layer that writes its next gradient into the old array (NumPy's
+            # matmul_reusing) then writes straight into the buffer, and the next concatenation is a no-op copy
             g[k] = xp.reshape(flat[start:start + size], old.shape)
             start += size
-        return xp.reshape(flat[0:1], ())
+        return xp.reshape(xp.asarray(flat[0:1], copy=True), ())  # a copy: the buffer is overwritten next step
+
+    def _sum_in_place(self, parts: Sequence[np.ndarray]) -> np.ndarray:
+        size = sum(int(p.shape[0]) for p in parts)
+        flat = self._flat
+        if flat is None or flat.shape[0] != size or flat.dtype != parts[0].dtype:
+            flat = self._flat = np.empty(size, dtype=parts[0].dtype)
+        np.concatenate(parts, out=flat)
+        if isinstance(self.comm, LocalComm):
+            self.comm.Allreduce(flat.copy(), flat)
+        else:
+            from mpi4py import MPI  # an mpi4py communicator: mpi4py is imported already
+
+            self.comm.Allreduce(MPI.IN_PLACE, flat)
+        return flat
 
     def reduce_metrics(self, metrics: Sequence[Any]) -> None:
         """Sum each metric's running sums and count over the processes."""

@@ -13,6 +13,8 @@ from anynet import Sequential, batches, optim, validation
 from anynet.batches import HostRows, prepare_x, reads_by_rows
 from anynet.errors import InputError
 from anynet.layers import Dense
+from tests.test_streams import _data as stream_data
+from tests.test_streams import _model
 
 MiB = 1 << 20
 
@@ -25,15 +27,7 @@ def _on_disk(tmp_path, name, array):
 
 
 def _data(n=600, seed=0):
-    g = np.random.default_rng(seed)
-    X = g.standard_normal((n, 4))
-    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64) + (X[:, 2] > 1).astype(np.int64)
-    return X, y
-
-
-def _model(**kw):
-    kw.setdefault("dtype", "float64")
-    return Sequential([Dense(4, 8, activation="relu"), Dense(8, 3)], seed=0, **kw)
+    return stream_data(n, seed)
 
 
 def _weights(model):

@@ -14,7 +14,7 @@ from anynet.batches import HostRows, prepare_x, reads_by_rows
 from anynet.errors import InputError
 from anynet.layers import Dense
 from tests.test_streams import _data as stream_data
-from tests.test_streams import _model
+from tests.test_streams import _model, _same, _weights
 
 MiB = 1 << 20
 
@@ -30,14 +30,6 @@ def _data(n=600, seed=0):
     return stream_data(n, seed)
 
 
-def _weights(model):
-    return {k: anynet.to_numpy(v) for k, v in model.state_dict().items()}
-
-
-def _same(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
 def _fit(model, X, y, **kw):

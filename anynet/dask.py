@@ -154,7 +154,7 @@ def evaluate(model: Any, X: Any, y: Any, *, loss: Any = None, metrics: Any = Non
     loss = get_loss(loss) if loss is not None else model.train_state.loss
     if loss is None:
         raise InputError(f"{where}: give loss= (the model has not been fit), e.g. loss='mse'")
-    names = _metric_names(metrics) if metrics is not None else list(model.train_state.metrics)
+    names = training.metric_names(metrics) if metrics is not None else list(model.train_state.metrics)
     for name in names:  # an unknown name is refused now, not inside a chunk's task
         metrics_mod.get(name, loss=loss)
     arrays, rows, input_names = _inputs(model, X, where)
@@ -230,11 +230,6 @@ def _targets(y: Any, rows: tuple[int, ...], where: str) -> da.Array:
     if y.shape[0] != n:
         raise InputError(f"{where}: y has {y.shape[0]} rows but X has {n} samples; they must match")
     return y.rechunk({0: rows, **({1: -1} if y.ndim == 2 else {})})
-
-
-def _metric_names(metrics: Any) -> list[str]:
-    items = [metrics] if isinstance(metrics, (str, metrics_mod.Metric)) else list(metrics)
-    return [m if isinstance(m, str) else m.name for m in items]
 
 
 def _probe(model: Any, arrays: Mapping[str, da.Array], names: list[str] | None, *, proba: bool,

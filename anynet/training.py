@@ -74,7 +74,8 @@ def _count(where: str, name: str, value: Any, low: int = 1) -> int:
     return int(value)
 
 
-def _metric_names(where: str, metrics: Any) -> list[str]:
+def metric_names(metrics: Any) -> list[str]:
+    """The names of ``metrics``: one name or Metric, or a sequence of them."""
     items = [metrics] if isinstance(metrics, (str, metrics_mod.Metric)) else list(metrics)
     return [m if isinstance(m, str) else m.name for m in items]
 
@@ -94,7 +95,7 @@ def compile_state(model: Any, where: str, loss: Any, optimizer: Any, metrics: An
     opt = get_optimizer(optimizer) if optimizer is not None else state.optimizer
     if opt is None:
         raise InputError(f"{where}: give an optimizer, e.g. optimizer=anynet.optim.SGD(lr=0.1)")
-    state.loss, state.optimizer, state.metrics = loss, opt, _metric_names(where, metrics)
+    state.loss, state.optimizer, state.metrics = loss, opt, metric_names(metrics)
     return state
 
 
@@ -331,7 +332,7 @@ def evaluate(model: Any, X: Any, y: Any = None, *, loss: Any = None, metrics: An
     the loss and metrics default to the last fit's."""
     where = f"{type(model).__name__}.evaluate"
     loss = get_loss(loss) if loss is not None else model.train_state.loss
-    names = _metric_names(where, metrics) if metrics is not None else list(model.train_state.metrics)
+    names = metric_names(metrics) if metrics is not None else list(model.train_state.metrics)
     if loss is None:
         raise InputError(f"{where}: give loss= (the model has not been fit), e.g. loss='mse'")
     if batch_size is not None:

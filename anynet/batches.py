@@ -394,8 +394,11 @@ def training_batches(model: Any, X: Any, y: Any, *, batch_size: int, shuffle: bo
         vx = prepare_x(model, validation_data[0], f"{where} (validation_data)", by_rows=True)
         val = (vx, prepare_y(model, validation_data[1], loss, n_rows(vx), f"{where} (validation_data)", by_rows=True))
     batches = _training_batches(model, Xd, yd, batch_size, shuffle, batching, steps, shard)
+    # data-parallel: each process scores its slice of the validation rows (fit sums the results), unless
+    # there are fewer rows than processes
+    val_shard = shard if val is not None and shard is not None and n_rows(val[0]) >= shard[1] else None
     val_batches = None if val is None else ArrayBatches(*val, batch_size=batch_size * 4, shuffle=False,
-                                                        rng_of=lambda: None, backend=model.backend)
+                                                        rng_of=lambda: None, backend=model.backend, shard=val_shard)
     return batches, val_batches
 
 
@@ -544,6 +547,8 @@ class ArrayBatches:
         self.parts = [shard_span(a, b, shard) for a, b in self.spans]
         self.by_rows = _host_rows(X) or _host_rows(y)
         self.current = (0, 0)
+        #: whether the batches are one process's slices (their losses and metrics must be summed)
+        self.sharded = shard is not None
 
     def __len__(self) -> int:
         return len(self.spans)
@@ -602,6 +607,8 @@ class WrapBatches:
         self.parts = [shard_span(i * batch_size, (i + 1) * batch_size, shard) for i in range(self.steps)]
         self.by_rows = _host_rows(X) or _host_rows(y)
         self.current = (0, 0)
+        #: whether the batches are one process's slices (their losses and metrics must be summed)
+        self.sharded = shard is not None
 
     def __len__(self) -> int:
         return self.steps

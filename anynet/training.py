@@ -167,7 +167,8 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
             lr = opt.current_lr()  # the rate the epoch starts with (callbacks may have set it)
             logs = train_epoch(model, batches, hooks, dp)
             if val is not None:
-                logs.update({f"val_{k}": v for k, v in score(model, val).items()})
+                shared = dp if getattr(val, "sharded", False) else None
+                logs.update({f"val_{k}": v for k, v in score(model, val, dp=shared).items()})
             logs["lr"] = lr
             state.epoch = epoch + 1
             hooks.on_epoch_end(model, epoch, logs)
@@ -307,8 +308,9 @@ def predict_proba(model: Any, X: Any, *, batch_size: int | None = None) -> Array
 
 
 def score(model: Any, batches: Iterable[tuple[Array, Array]], *, loss: Any = None,
-          metrics: Sequence[str] | None = None) -> dict[str, float]:
-    """Loss and metrics over prepared ``(X, y)`` batches (default: the training state's)."""
+          metrics: Sequence[str] | None = None, dp: DataParallel | None = None) -> dict[str, float]:
+    """Loss and metrics over prepared ``(X, y)`` batches (default: the training state's); with
+    ``dp``, the batches are this process's slices and the sums are taken over every process."""
     state = model.train_state
     loss = state.loss if loss is None else loss
     mets = [metrics_mod.get(m, loss=loss) for m in (state.metrics if metrics is None else metrics)]
@@ -321,6 +323,9 @@ def score(model: Any, batches: Iterable[tuple[Array, Array]], *, loss: Any = Non
         total, n = (v if total is None else total + v), n + rows_b
         for m in mets:
             m.update(out, yb)
+    if dp is not None:  # every process saw rows of every batch (ArrayBatches' shard rule)
+        total, n = dp.allreduce(total), dp.comm.allreduce(n)
+        dp.reduce_metrics(mets)
     logs = {"loss": float(total) / n}
     logs.update({m.name: m.result() for m in mets})
     return logs

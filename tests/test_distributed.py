@@ -121,6 +121,28 @@ def test_global_batches_smaller_than_the_processes_are_refused():
                         comm=TwoRanks(0))
 
 
+@pytest.mark.parametrize("n_val", [60, 1])
+def test_each_process_scores_its_slice_of_the_validation_rows(n_val):
+    """60 rows: split between 2 processes (fit sums the results); 1 row: every process scores it."""
+    from anynet.batches import training_batches
+
+    X, y = job.data()
+    Xv, yv = job.data(n_val, seed=1)
+    net = job.model()
+    net.train_state.loss = anynet.losses.get("softmax_cross_entropy")
+    seen = []
+    for rank in (0, 1):
+        _, val = training_batches(net, X, y, batch_size=32, shuffle=False, batching="epoch", steps=None,
+                                  validation_data=(Xv, yv), validation_split=None, where="fit", shard=(rank, 2))
+        assert val.sharded == (n_val > 1)
+        seen.append(np.concatenate([anynet.to_numpy(xb) for xb, _ in val]))
+    if n_val > 1:
+        np.testing.assert_array_equal(np.concatenate(seen), Xv)
+    else:
+        np.testing.assert_array_equal(seen[0], Xv)
+        np.testing.assert_array_equal(seen[1], Xv)
+
+
 def test_the_loss_gradient_is_scaled_to_the_global_batch():
     """Two halves, each scaled by its share, sum to the full batch's gradient (mean and sum losses)."""
     rng = np.random.default_rng(0)

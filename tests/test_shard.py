@@ -110,13 +110,13 @@ def _call(model, X, y, **kw):
     return training_batches(model, X, y, **options)
 
 
-def test_training_batches_shard_and_leave_validation_whole():
+def test_training_batches_shard_training_and_validation_rows():
     X, y = _arrays(40)
     model = _model(dtype="float64")
     batches, val = _call(model, X, y, shard=(1, 2), validation_split=0.25)
     assert [xb.shape[0] for xb, _ in batches] == [4, 4, 4, 3]  # 30 rows: global batches 8, 8, 8, 6
     assert batches.current == (3, 6)
-    assert [xb.shape[0] for xb, _ in val] == [10]  # not split across processes
+    assert [xb.shape[0] for xb, _ in val] == [5] and val.sharded  # rank 1's half of the 10 validation rows
     model = _model(dtype="float64")
     wrap, _ = _call(model, X, y, shard=(0, 3), batching="wrap")
     assert [xb.shape[0] for xb, _ in wrap] == [2] * 5 and wrap.current == (0, 8)

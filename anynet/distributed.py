@@ -344,7 +344,20 @@ def _set_generators(model: Any, gens: dict[str, Any]) -> None:
 
 
 # -- NCCL: the one line that differs on GPUs -------------------------------------------------------------
+#: one NCCL communicator per MPI communicator (and GPU), made at the first fit that needs it, not at every fit
+_NCCL_COMMS: dict[tuple[int, int], Any] = {}
+
+
 def _nccl_communicator(comm: Any, rank: int, size: int) -> Any:
+    import cupy
+
+    key = (id(comm), cupy.cuda.Device().id)
+    if key not in _NCCL_COMMS:
+        _NCCL_COMMS[key] = _new_nccl_communicator(comm, rank, size)
+    return _NCCL_COMMS[key]
+
+
+def _new_nccl_communicator(comm: Any, rank: int, size: int) -> Any:
     try:
         from cupy.cuda import nccl
     except ImportError as e:

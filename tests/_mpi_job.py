@@ -27,9 +27,12 @@ def data(n: int = 203, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def model() -> anynet.Sequential:
-    return anynet.Sequential([Dense(6, 16, activation="relu"), BatchNorm(16), Dropout(0.3), Dense(16, 3)],
-                             seed=0, dtype="float64")
+def model(width: int = 16) -> anynet.Sequential:
+    """``width=256``: a 256×256 weight, large enough for NumPy to write its gradient into the last one,
+    which in data-parallel training is a view of the buffer the gradients are summed in."""
+    hidden = [Dense(width, width, activation="relu")] if width > 16 else []
+    return anynet.Sequential([Dense(6, width, activation="relu"), BatchNorm(width), Dropout(0.3), *hidden,
+                              Dense(width, 3)], seed=0, dtype="float64")
 
 
 def fit(net: anynet.Sequential, comm=None, **options):
@@ -79,8 +82,8 @@ class RecordRank(anynet.callbacks.Callback):
 def main(job: str, out: Path) -> None:
     comm = anynet.distributed.init()
     rank = comm.Get_rank()
-    if job in ("equal", "equal-wrap"):  # weights and history of 2 processes; the test compares with one process
-        net, steps = model(), BatchLosses()
+    if job in ("equal", "equal-wrap", "equal-wide"):  # weights and history; the test compares with one process
+        net, steps = model(256 if job == "equal-wide" else 16), BatchLosses()
         history = fit(net, comm, callbacks=[steps], **(WRAP if job == "equal-wrap" else {}))
         np.savez(out / f"weights{rank}.npz", **{k: anynet.to_numpy(v) for k, v in net.state_dict().items()})
         (out / f"history{rank}.json").write_text(json.dumps({**history.history, "steps": steps.losses}))

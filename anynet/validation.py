@@ -204,8 +204,10 @@ def check_class_labels(y: Any, n_classes: int, *, where: str, n_samples: int | N
     if y.shape[0]:
         lo, hi = int(xp.min(y)), int(xp.max(y))
         if lo < 0 or hi >= n_classes:
+            first = int(xp.argmax(xp.astype((y < 0) | (y >= n_classes), xp.int8)))  # the error path only
             raise InputError(
                 f"{where}: labels must lie in [0, {n_classes}) for {n_classes} classes, got values "
-                f"from {lo} to {hi}"
+                f"from {lo} to {hi}; the first out of range is at index {first} of these labels "
+                f"(value {int(y[first])})"
             )
     return y

@@ -79,3 +79,12 @@ def test_mixed_backends_and_devices(request):
     with pytest.raises(anynet.BackendMismatchError, match="Sequential.fit: X is on torch:cpu but the model is on"):
         model.fit(anynet.to_device(X.astype(np.float32), "torch"), Y, loss="softmax_cross_entropy",
                   optimizer=optim.SGD(lr=0.1), verbose=0)
+
+
+def test_a_label_out_of_range_is_named_by_its_index():
+    from anynet.validation import check_class_labels
+
+    y = np.zeros(10, np.int64)
+    y[7], y[9] = 9, -1
+    with pytest.raises(anynet.InputError, match=r"from -1 to 9; the first out of range is at index 7 .*\(value 9\)"):
+        check_class_labels(y, 3, where="fit")

@@ -350,7 +350,8 @@ def training_batches(model: Any, X: Any, y: Any, *, batch_size: int, shuffle: bo
     """``(batches, validation batches or None)`` for ``fit``: the data checked once and on the
     device (data read by rows: checked in chunks, served by rows); the training batches re-iterable
     once per epoch, shuffled from ``model.rng``. With ``shard=(rank, size)`` each training batch is
-    this process's slice of the global batch (the validation batches are whole)."""
+    this process's slice of the global batch (a short last one may leave a process no rows), and so
+    is each validation batch when there are at least as many validation rows as processes."""
     if batching not in ("epoch", "wrap"):
         raise InputError(f"{where}: batching must be 'epoch' or 'wrap', got {batching!r}")
     loss = model.train_state.loss
@@ -410,7 +411,7 @@ def _training_batches(model: Any, Xd: Array, yd: Array, batch_size: int, shuffle
                                    rng_of=rng_of, backend=model.backend, steps=steps, shard=shard)
     else:
         batches = ArrayBatches(Xd, yd, batch_size=batch_size, shuffle=shuffle, rng_of=rng_of, backend=model.backend,
-                               steps=steps, min_batch=_min_batch(model), shard=shard)
+                               steps=steps, min_batch=_min_batch(model), shard=shard, empty_slices=True)
     return batches
 
 
@@ -525,20 +526,23 @@ class ArrayBatches:
             asked for at the start of each epoch, so it may be replaced between epochs).
         min_batch: a last batch smaller than this is merged into the one before (BatchNorm needs 2).
         shard: ``(rank, size)``: yield only this process's slice of each global batch (the batches
-            and their order are those without ``shard``; :func:`shard_span`); a last global batch of
-            fewer than ``size`` rows joins the one before, so every process gets rows.
+            and their order are those without ``shard``; :func:`shard_span`).
+        empty_slices: with ``shard``, a last global batch of fewer than ``size`` rows leaves some
+            processes an empty slice, as training needs to stay equal to one process; by default it
+            joins the batch before, so every process gets rows of every batch (as scoring needs).
 
     While a batch is in use (set as it is yielded), ``current`` is ``(offset, total)``: where its rows sit in the global
     batch of ``total`` rows (``(0, rows)`` without ``shard``).
     """
 
     def __init__(self, X: Array, y: Array, *, batch_size: int, shuffle: bool, rng_of: Any, backend: Backend,
-                 steps: int | None = None, min_batch: int = 1, shard: tuple[int, int] | None = None) -> None:
+                 steps: int | None = None, min_batch: int = 1, shard: tuple[int, int] | None = None,
+                 empty_slices: bool = False) -> None:
         self.X, self.y, self.backend, self.rng_of = X, y, backend, rng_of
         self.n, self.batch_size, self.shuffle = n_rows(X), batch_size, shuffle
         if shard is not None:
             shard = _check_shard(shard, "ArrayBatches")
-            min_batch = max(min_batch, shard[1])
+            min_batch = min_batch if empty_slices else max(min_batch, shard[1])
         starts = list(range(0, self.n, batch_size))
         if len(starts) > 1 and self.n - starts[-1] < min_batch:
             starts.pop()  # the short tail joins the batch before it

@@ -247,13 +247,21 @@ class DataParallel:
         Returns ``(outputs (n, out_features), the global batch's loss as a 0-d device array)``.
         """
         n = n_rows(xb)
-        # the loss reduced over n rows, scaled to its share of the loss reduced over the global batch
-        scale = loss.reduce(0.0, total)[1] / loss.reduce(0.0, n)[1]
+        # the loss reduced over n rows, scaled to its share of the loss reduced over the global batch; a
+        # process with no rows of a short last batch still runs the step (BatchNorm's sums, the all-reduce
+        # are collective) and adds zeros
+        xp = self.backend.xp
         with use(Shard(offset=offset, total=total, allreduce=self.allreduce)):
             out, back = model.forward(xb, training=True, need_dx=False)
-            value, lback = loss.compute(out, yb)
-            back(lback() * scale)
-        return out, self.reduce_gradients(slots, value * scale)
+            if n:
+                scale = loss.reduce(0.0, total)[1] / loss.reduce(0.0, n)[1]
+                value, lback = loss.compute(out, yb)
+                back(lback() * scale)
+                share = value * scale
+            else:
+                back(xp.zeros_like(out))
+                share = xp.zeros((), dtype=out.dtype)
+        return out, self.reduce_gradients(slots, share)
 
     def reduce_gradients(self, slots: Sequence[tuple[str, dict, dict, str]], share: Array) -> Array:
         """Sum every gradient, and this process's ``share`` of the loss (0-d), over the processes in

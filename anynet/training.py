@@ -127,8 +127,7 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
         comm: an MPI communicator (:func:`anynet.distributed.init`) to train data-parallel: each process
             trains on its slice of every global batch of ``batch_size`` rows, with the result of one process
             (see :mod:`anynet.distributed`); only rank 0 shows progress and runs ``root_only`` callbacks.
-            Every process passes all of X and y. A last global batch with fewer rows than processes joins
-            the batch before it (one process would train it apart: the only case where the two differ).
+            Every process passes all of X and y.
     """
     where = f"{type(model).__name__}.fit"
     if is_dask(X):

@@ -20,23 +20,29 @@ from anynet.layers import BatchNorm, Dense, Dropout
 
 
 def data(n: int = 203, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """203 rows: global batches of 32 split 16/16 and the last one (11 rows) 5/6."""
+    """203 rows: global batches of 32 split 16/16 and the last one (11 rows) 5/6; 193 rows: the last
+    global batch has 1 row, and one process none of it."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 6))
     y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(np.int64) + (X[:, 3] > 1)
     return X, y
 
 
-def model(width: int = 16) -> anynet.Sequential:
+def model(width: int = 16, norm: bool = True) -> anynet.Sequential:
     """``width=256``: a 256×256 weight, large enough for NumPy to write its gradient into the last one,
-    which in data-parallel training is a view of the buffer the gradients are summed in."""
+    which in data-parallel training is a view of the buffer the gradients are summed in. ``norm=False``:
+    no BatchNorm, whose 2 rows per batch would merge a 1-row last batch into the one before."""
     hidden = [Dense(width, width, activation="relu")] if width > 16 else []
-    return anynet.Sequential([Dense(6, width, activation="relu"), BatchNorm(width), Dropout(0.3), *hidden,
+    return anynet.Sequential([Dense(6, width, activation="relu"), *[BatchNorm(width)] * norm, Dropout(0.3), *hidden,
                               Dense(width, 3)], seed=0, dtype="float64")
 
 
-def fit(net: anynet.Sequential, comm=None, **options):
-    X, y = data()
+def model_of(job: str) -> anynet.Sequential:
+    return model(256 if job == "equal-wide" else 16, norm=job != "equal-tail")
+
+
+def fit(net: anynet.Sequential, comm=None, rows: int = 203, **options):
+    X, y = data(rows)
     Xv, yv = data(60, seed=1)
     options = {"epochs": 3, **options}
     return net.fit(X, y, loss="softmax_cross_entropy", optimizer=anynet.optim.Adam(lr=1e-2), batch_size=32,
@@ -54,6 +60,11 @@ def resume(net: anynet.Sequential, first: slice, comm=None) -> None:
     net.fit(X[first], y[first], loss="softmax_cross_entropy", optimizer=anynet.optim.Adam(lr=1e-2), batch_size=32,
             verbose=0)
     net.fit(X, y, epochs=3, batch_size=32, verbose=0, comm=comm)
+
+
+def options_of(job: str) -> dict:
+    """fit's options of an "equal…" job: wrap batching, or 193 rows (a last global batch of 1 row)."""
+    return {"equal-wrap": WRAP, "equal-tail": {"rows": 193}}.get(job, {})
 
 
 class BatchLosses(anynet.callbacks.Callback):
@@ -82,9 +93,9 @@ class RecordRank(anynet.callbacks.Callback):
 def main(job: str, out: Path) -> None:
     comm = anynet.distributed.init()
     rank = comm.Get_rank()
-    if job in ("equal", "equal-wrap", "equal-wide"):  # weights and history; the test compares with one process
-        net, steps = model(256 if job == "equal-wide" else 16), BatchLosses()
-        history = fit(net, comm, callbacks=[steps], **(WRAP if job == "equal-wrap" else {}))
+    if job.startswith("equal"):  # weights and history; the test compares them with one process
+        net, steps = model_of(job), BatchLosses()
+        history = fit(net, comm, callbacks=[steps], **options_of(job))
         np.savez(out / f"weights{rank}.npz", **{k: anynet.to_numpy(v) for k, v in net.state_dict().items()})
         (out / f"history{rank}.json").write_text(json.dumps({**history.history, "steps": steps.losses}))
         (out / f"backend{rank}.txt").write_text(net.backend.name)

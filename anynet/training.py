@@ -130,14 +130,7 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
             Every process passes all of X and y.
     """
     where = f"{type(model).__name__}.fit"
-    if is_dask(X):
-        first = next(iter(X.values()), None) if isinstance(X, Mapping) else X
-        raise InputError(
-            f"{where}: X is a Dask {type(first).__name__}; fit does not train from Dask collections (predict and "
-            "evaluate take them, lazily): call X.compute() and y.compute() if they fit in memory, or stream the "
-            "chunks as batches, one chunk per step: n = X.numblocks[0]; y = y.rechunk({0: X.chunks[0]}); "
-            "model.fit(((X.blocks[i].compute(), y.blocks[i].compute()) for _ in range(epochs) for i in range(n)), "
-            "steps_per_epoch=n, epochs=epochs, ...)")
+    _refuse_dask(X, where)
     epochs = _count(where, "epochs", epochs, low=0)
     batch_size = batch_size if batch_size is UNSET else _count(where, "batch_size", batch_size)
     steps = None if steps_per_epoch is None else _count(where, "steps_per_epoch", steps_per_epoch)
@@ -177,6 +170,17 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
         pass
     hooks.on_train_end(model)
     return history
+
+
+def _refuse_dask(X: Any, where: str) -> None:
+    if is_dask(X):
+        first = next(iter(X.values()), None) if isinstance(X, Mapping) else X
+        raise InputError(
+            f"{where}: X is a Dask {type(first).__name__}; fit does not train from Dask collections (predict and "
+            "evaluate take them, lazily): call X.compute() and y.compute() if they fit in memory, or stream the "
+            "chunks as batches, one chunk per step: n = X.numblocks[0]; y = y.rechunk({0: X.chunks[0]}); "
+            "model.fit(((X.blocks[i].compute(), y.blocks[i].compute()) for _ in range(epochs) for i in range(n)), "
+            "steps_per_epoch=n, epochs=epochs, ...)")
 
 
 def _job_facts(model: Any, batches: Any, epochs: int, X: Any) -> dict[str, Any]:

@@ -36,19 +36,20 @@ Example (one process; under ``mpiexec`` the same lines train data-parallel):
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .backends import Backend, to_numpy
+from .backends import Backend, is_array, to_numpy
 from .batches import n_rows
 from .errors import InputError, InputTypeError
 from .shard import Shard, use
 
-__all__ = ["DataParallel", "LocalComm", "init", "launched_by_mpi", "local_rank"]
+__all__ = ["DataParallel", "LocalComm", "init", "job_facts", "launched_by_mpi", "local_rank"]
 
 Array = Any
 
@@ -300,12 +301,12 @@ class DataParallel:
             m.all_reduce(self.allreduce, lambda c: int(self.comm.allreduce(int(c))))
 
     # -- the start of training -----------------------------------------------------------------------
-    def check_agreement(self, facts: dict[str, Any], where: str) -> None:
+    def check_agreement(self, model: Any, batches: Any, epochs: int, X: Any, where: str) -> None:
         """Refuse, on every process alike, a job whose processes were given different data or options.
 
-        ``facts`` (JSON-able) are gathered from every process and compared with rank 0's: the rows
-        of X, a digest of a few of them, batch size, epochs, the optimizer and loss configuration.
+        The facts of :func:`job_facts` are gathered from every process and compared with rank 0's.
         """
+        facts = job_facts(model, batches, epochs, X)
         gathered = self.comm.allgather(facts)
         for rank, theirs in enumerate(gathered[1:], start=1):
             differ = [k for k in facts if theirs.get(k) != gathered[0].get(k)]
@@ -334,6 +335,23 @@ class DataParallel:
         state.epoch, state.step, state.stream = counters["epoch"], counters["step"], counters["stream"]
         opt.iterations = counters["iterations"]
         opt.load_state_dict({k: self.backend.asarray(v) for k, v in counters["optimizer"].items()})
+
+
+def job_facts(model: Any, batches: Any, epochs: int, X: Any) -> dict[str, Any]:
+    """What every process of data-parallel training must agree on (JSON-able): the rows of X and a
+    digest of rows 0, n/2 and n-1 (three rows, whatever the backend: no copy of X), the batches, the
+    epochs, the optimizer, the loss and the architecture."""
+    state = model.train_state
+    first = next(iter(X.values())) if isinstance(X, Mapping) else X
+    n = batches.n
+    if not is_array(first):  # a DataFrame, nested lists
+        first = np.asarray(first)
+    sample = np.concatenate([np.asarray(to_numpy(first[i:i + 1, ...]), dtype=np.float64).ravel()
+                             for i in (0, n // 2, n - 1)])
+    return {"rows of X": n, "a digest of rows 0, n/2 and n-1": hashlib.sha256(sample.tobytes()).hexdigest()[:16],
+            "batches per epoch": len(batches), "batch size": getattr(batches, "batch_size", None),
+            "epochs": epochs, "optimizer": [type(state.optimizer).__name__, repr(state.optimizer.config())],
+            "loss": [type(state.loss).__name__, repr(state.loss.config())], "model": model.architecture()}
 
 
 def _generators(model: Any) -> dict[str, Any]:

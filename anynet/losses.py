@@ -77,15 +77,7 @@ class Loss:
             raise ConfigError(f"{type(self).__name__}: reduction must be 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
 
-    @property
-    def name(self) -> str:
-        """The name the loss's class is registered under (its class name if not registered)."""
-        own = self.__dict__.get("_name")
-        return own if own is not None else registry.name_of("loss", type(self)) or type(self).__name__
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self.__dict__["_name"] = value
+    name = registry.name_property("loss")
 
     def __call__(self, pred: Array, target: Array) -> Array:
         return self.forward(pred, target)[0]

@@ -65,15 +65,7 @@ class Metric:
     def __init__(self) -> None:
         self.reset()
 
-    @property
-    def name(self) -> str:
-        """The name the metric's class is registered under (its class name if not registered)."""
-        own = self.__dict__.get("_name")
-        return own if own is not None else registry.name_of("metric", type(self)) or type(self).__name__
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self.__dict__["_name"] = value
+    name = registry.name_property("metric")
 
     @classmethod
     def for_loss(cls, loss: Any = None, **options: Any) -> Metric:

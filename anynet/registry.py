@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from .errors import ConfigError, UnknownNameError
 
-__all__ = ["KINDS", "construct", "lookup", "name_of", "names", "register", "unregister"]
+__all__ = ["KINDS", "construct", "lookup", "name_of", "name_property", "names", "register", "unregister"]
 
 #: the kinds of part that can be registered
 KINDS = ("layer", "activation", "loss", "optimizer", "schedule", "metric", "initializer", "model")
@@ -122,6 +122,31 @@ def name_of(kind: str, obj: Any) -> str | None:
     """The canonical name ``obj`` is registered under, or None if it is not registered."""
     name = _CANONICAL[_kind(kind)].get(id(obj))
     return name if name is not None and _ENTRIES[kind].get(name) is obj else None
+
+
+def name_property(kind: str) -> property:
+    """A ``name`` property for the classes of one kind (losses, metrics): the name an object's class
+    is registered under (its class name if not registered), unless the object was given its own
+    with ``obj.name = "..."``.
+
+    Example:
+        >>> class Thing:
+        ...     name = name_property("loss")
+        >>> t = Thing(); t.name
+        'Thing'
+        >>> t.name = "mine"; t.name
+        'mine'
+    """
+
+    def get(self: Any) -> str:
+        own = self.__dict__.get("_name")
+        return own if own is not None else name_of(kind, type(self)) or type(self).__name__
+
+    def set_(self: Any, value: str) -> None:
+        self.__dict__["_name"] = value
+
+    return property(get, set_, doc=f"The name the {kind}'s class is registered under (its class name if not "
+                                   "registered), or the one given to this object.")
 
 
 def construct(factory: Callable[..., Any], options: Any, *, what: str) -> Any:

@@ -12,7 +12,6 @@ part of the network.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,7 +146,7 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
                                     validation_split=validation_split, where=where,
                                     shard=None if dp is None else (dp.rank, dp.size))
     if dp is not None:
-        dp.check_agreement(_job_facts(model, batches, epochs, X), where)
+        dp.check_agreement(model, batches, epochs, X, where)
         dp.broadcast_model(model)
     model.stop_training, last = False, state.epoch + epochs
     hooks.on_train_begin(model)
@@ -181,21 +180,6 @@ def _refuse_dask(X: Any, where: str) -> None:
             "chunks as batches, one chunk per step: n = X.numblocks[0]; y = y.rechunk({0: X.chunks[0]}); "
             "model.fit(((X.blocks[i].compute(), y.blocks[i].compute()) for _ in range(epochs) for i in range(n)), "
             "steps_per_epoch=n, epochs=epochs, ...)")
-
-
-def _job_facts(model: Any, batches: Any, epochs: int, X: Any) -> dict[str, Any]:
-    """What every process of data-parallel training must agree on (JSON-able, compared with rank 0's)."""
-    state = model.train_state
-    first = next(iter(X.values())) if isinstance(X, Mapping) else X
-    n = batches.n
-    if not is_array(first):  # a DataFrame, nested lists
-        first = np.asarray(first)
-    sample = np.concatenate([np.asarray(to_numpy(first[i:i + 1, ...]), dtype=np.float64).ravel()
-                             for i in (0, n // 2, n - 1)])
-    return {"rows of X": n, "a digest of rows 0, n/2 and n-1": hashlib.sha256(sample.tobytes()).hexdigest()[:16],
-            "batches per epoch": len(batches), "batch size": getattr(batches, "batch_size", None),
-            "epochs": epochs, "optimizer": [type(state.optimizer).__name__, repr(state.optimizer.config())],
-            "loss": [type(state.loss).__name__, repr(state.loss.config())], "model": model.architecture()}
 
 
 def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.CallbackList,

@@ -229,7 +229,6 @@ def _size(x: Array) -> int:
 class MSE(Loss):
     """Mean squared error Σ(pred − target)²/N over all N elements (document 001's MseNode)."""
 
-    name = "mse"
 
     def compute(self, pred: Array, target: Array) -> tuple[Array, LossBackward]:
         xp = namespace_of(pred)
@@ -243,7 +242,6 @@ class LeastSquareError(Loss):
     """Document 004's ``LeastSquareError`` (Caffe's Euclidean loss): ½·Σ(pred − target)²,
     summed over outputs and averaged over the batch; gradient (pred − target)/n."""
 
-    name = "least_square_error"
 
     def compute(self, pred: Array, target: Array) -> tuple[Array, LossBackward]:
         xp = namespace_of(pred)
@@ -256,7 +254,6 @@ class LeastSquareError(Loss):
 class MAE(Loss):
     """Mean absolute error Σ|pred − target|/N (subgradient 0 where they are equal)."""
 
-    name = "mae"
 
     def compute(self, pred: Array, target: Array) -> tuple[Array, LossBackward]:
         xp = namespace_of(pred)
@@ -274,7 +271,6 @@ class Huber(Loss):
         reduction: ``"mean"`` or ``"sum"``.
     """
 
-    name = "huber"
     delta: float
 
     def __init__(self, *, delta: float = 1.0, reduction: str = "mean") -> None:
@@ -328,7 +324,6 @@ class BCE(Loss):
     PyTorch), so p ∈ {0, 1} gives a large finite loss, never inf or NaN. Prefer
     :class:`BCEWithLogits`, which is exact for any logit. Targets must lie in [0, 1]."""
 
-    name = "bce"
 
     def _check_target(self, pred: Array, target: Array, where: str) -> Array:
         xp = namespace_of(pred)
@@ -359,7 +354,6 @@ class BCEWithLogits(Loss):
     """Binary cross-entropy from logits x: max(x, 0) − x·z + log1p(exp(−|x|)), exact for any x.
     Gradient sigmoid(x) − z. Targets z must lie in [0, 1]."""
 
-    name = "bce_logits"
     from_logits = True
 
     def _check_target_values(self, target: Array, where: str, what: str) -> None:
@@ -383,7 +377,6 @@ class SoftmaxCrossEntropy(Loss):
     probabilities of shape (n, C). Value −Σ target·log softmax(x), averaged over the n samples;
     gradient softmax(x) − target."""
 
-    name = "softmax_cross_entropy"
     from_logits = True
     classification = True
 

@@ -108,7 +108,6 @@ class Accuracy(Metric):
         from_logits: whether a single output is a logit (threshold 0) rather than a probability.
     """
 
-    name = "accuracy"
     greater_is_better = True
 
     def __init__(self, *, from_logits: bool = False) -> None:
@@ -165,7 +164,6 @@ class MeanError(Metric):
 class MAE(MeanError):
     """Mean absolute error over every output."""
 
-    name = "mae"
     power = 1
 
 
@@ -173,7 +171,6 @@ class MAE(MeanError):
 class MSE(MeanError):
     """Mean squared error over every output."""
 
-    name = "mse"
     power = 2
 
 
@@ -182,7 +179,6 @@ class R2(Metric):
     """Coefficient of determination 1 − SSE/SST, averaged over outputs (scikit-learn's
     ``r2_score`` with uniform averaging)."""
 
-    name = "r2"
     greater_is_better = True
 
     def update(self, pred: Array, target: Array) -> None:

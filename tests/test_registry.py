@@ -246,3 +246,33 @@ def test_every_built_in_name_and_alias_still_works():
         assert callable(init.get(name))
     for name in ["Constant", "Inv", "Step", "Exponential", "Cosine", "Warmup", "Chain"]:
         assert lookup("schedule", name) is getattr(schedules, name)
+
+
+def test_a_subclass_of_a_built_in_loss_and_metric_reports_and_saves_its_registered_name(cleanup, tmp_path):
+    """A part that subclasses a built-in, registered under its own name, is logged, saved and loaded
+    under that name (it used to inherit the parent's class attribute ``name``, so its checkpoint named
+    the parent and loaded the parent's class)."""
+
+    @anynet.register("loss", "doubled_mse")
+    class DoubledMSE(losses.MSE):
+        def compute(self, pred, target):
+            value, back = super().compute(pred, target)
+            return 2.0 * value, lambda: 2.0 * back()
+
+    @anynet.register("metric", "mae_again")
+    class MAEAgain(metrics.MAE):
+        pass
+
+    cleanup.extend([("loss", "doubled_mse"), ("metric", "mae_again")])
+    assert DoubledMSE().name == "doubled_mse" and losses.MSE().name == "mse"
+    assert metrics.get("mae_again", loss=losses.MSE()).name == "mae_again"
+    X = np.random.default_rng(0).standard_normal((16, 3))
+    model = anynet.Sequential([anynet.layers.Dense(3, 1)], seed=0)
+    history = model.fit(X, X[:, 0], loss="doubled_mse", optimizer="sgd", metrics=["mae_again", "mae"],
+                        epochs=1, verbose=0)
+    assert {"loss", "mae_again", "mae"} <= set(history.history)
+    model.save(tmp_path / "m.safetensors")
+    again = anynet.load(tmp_path / "m.safetensors")
+    assert type(again.train_state.loss) is DoubledMSE
+    assert again.evaluate(X, X[:, 0])["loss"] == pytest.approx(model.evaluate(X, X[:, 0])["loss"])
+    assert again.train_state.metrics == ["mae_again", "mae"]

@@ -1,4 +1,4 @@
-"""Plots for training runs (needs matplotlib: ``pip install "anynet[plot]"``).
+"""Plots for training runs (needs matplotlib: ``pip install "anynet-nn[plot]"``).
 
 Each function builds its own :class:`matplotlib.figure.Figure` on an Agg canvas and returns it:
 nothing touches pyplot's global state or the matplotlib backend you chose, so the plots work the
@@ -29,7 +29,7 @@ def _figure(figsize: tuple[float, float]) -> Any:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise InputError('plotting needs matplotlib; install it with pip install "anynet[plot]"') from None
+        raise InputError('plotting needs matplotlib; install it with pip install "anynet-nn[plot]"') from None
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
     return fig

@@ -3,6 +3,7 @@ only regular files and binary file objects read, no backend imported, careful sa
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -85,10 +86,11 @@ def _load_seconds(tmp_path, n):
     path = tmp_path / f"deep{n}.safetensors"
     model.save(path)
     times = []
-    for _ in range(3):
-        start = time.perf_counter()
+    for _ in range(5):  # CPU time of this process, the best of 5: other processes' load does not count
+        gc.collect()
+        start = time.process_time()
         anynet.load(path)
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return min(times)
 
 

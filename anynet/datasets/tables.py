@@ -350,7 +350,8 @@ def _sklearn():
         import sklearn.datasets as skd
     except ImportError:
         raise InputError('this data set ships with scikit-learn; install it with '
-                         'pip install "anynet[examples]"') from None
+                         'pip install "anynet-nn[examples]" (in a clone of the repository: '
+                         'pip install -e ".[examples]")') from None
     return skd
 
 

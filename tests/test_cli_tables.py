@@ -333,7 +333,7 @@ def test_export_reads_raw_columns_and_agrees_with_predict(imputed, tmp_path, cap
     assert "7 inputs, one per column (5 numeric, 2 categorical as strings)" in out and "label, probabilities" in out
     s = _session(tmp_path / "m.onnx")
     assert [(i.name, i.type, i.shape) for i in s.get_inputs()][:2] == [
-        ("island", "tensor(string)", ["batch", 1]), ("bill_length_mm", "tensor(float)", ["batch", 1])]
+        ("island", "tensor(string)", ["batch", 1]), ("bill_length_mm", "tensor(double)", ["batch", 1])]
     rows = _subset(data, tmp_path / "rows.csv", COLUMNS[1:], rows=slice(0, 60))  # 4 rows with missing cells
     assert main(["predict", str(ckpt), str(rows), "--output", str(tmp_path / "p.csv")]) == 0
     label, proba = s.run(None, _onnx_feeds(s, rows))
@@ -362,9 +362,11 @@ def test_export_answers_nan_where_predict_refuses(dropped, imputed, tmp_path):
     _, data, ckpt = dropped
     assert main(["export", str(ckpt), str(tmp_path / "drop.onnx")]) == 0
     s = _session(tmp_path / "drop.onnx")
-    proba = s.run(None, _onnx_feeds(s, data, rows=slice(0, 10)))[1]
+    label, proba = s.run(None, _onnx_feeds(s, data, rows=slice(0, 10)))
     missing = [5, 7]  # bill_length_mm NA in row 5 (file row 7), sex '' in row 7
     assert np.isnan(proba[missing]).all() and np.isfinite(np.delete(proba, missing, axis=0)).all()
+    # a refused row's label is no class (it used to be the first class, as argmax of NaN is 0)
+    assert list(label[missing]) == ["", ""] and set(np.delete(label, missing)) <= set(SPECIES)
     # an unknown category: NaN as trained (error), the ignoring encoding with --handle-unknown ignore
     _, data, ckpt, _ = imputed
     odd = _subset(data, tmp_path / "odd.csv", COLUMNS[1:], rows=slice(0, 6),
@@ -372,8 +374,9 @@ def test_export_answers_nan_where_predict_refuses(dropped, imputed, tmp_path):
     assert main(["export", str(ckpt), str(tmp_path / "strict.onnx")]) == 0
     assert main(["export", str(ckpt), str(tmp_path / "ignore.onnx"), "--handle-unknown", "ignore"]) == 0
     strict, ignore = _session(tmp_path / "strict.onnx"), _session(tmp_path / "ignore.onnx")
-    p_strict = strict.run(None, _onnx_feeds(strict, odd))[1]
+    l_strict, p_strict = strict.run(None, _onnx_feeds(strict, odd))
     assert np.isnan(p_strict[[1, 4]]).all() and np.isfinite(p_strict[[0, 2, 3, 5]]).all()
+    assert list(l_strict[[1, 4]]) == ["", ""] and set(l_strict[[0, 2, 3, 5]]) <= set(SPECIES)
     np.testing.assert_allclose(ignore.run(None, _onnx_feeds(ignore, odd))[1],
                                _python_outputs(ckpt, odd, handle_unknown="ignore"), atol=1e-5)
 
@@ -388,8 +391,44 @@ def test_export_of_numeric_classes_gives_numeric_labels(tmp_path):
     assert main(["export", str(tmp_path / "r" / "model.safetensors"), str(tmp_path / "m.onnx"), "--opset", "13"]) == 0
     s = _session(tmp_path / "m.onnx")
     label, proba = s.run(None, _onnx_feeds(s, data))
-    assert label.dtype == np.int64 and set(label) <= {1, 3}
+    assert label.dtype == np.float64 and set(label) <= {1.0, 3.0}
     np.testing.assert_allclose(proba, _python_outputs(tmp_path / "r" / "model.safetensors", data), atol=1e-5)
+    # a row anynet refuses (NaN, inf: no fill value) has NaN probabilities and a NaN label, not class 1
+    feeds = {"u": np.array([[np.nan], [0.5], [np.inf]]), "v": np.array([[0.1], [0.5], [0.2]])}
+    label, proba = s.run(None, feeds)
+    assert np.isnan(label[[0, 2]]).all() and label[1] == 3.0
+    assert np.isnan(proba[[0, 2]]).all() and np.isfinite(proba[1]).all()
+
+
+def test_export_of_a_regression_gives_nan_for_a_refused_row(tmp_path):
+    data = penguins(tmp_path / "penguins.csv", n=120)
+    assert main(["train", "--csv", str(data), "--target", "body_mass_g", "--dropna", "--quiet", "--epochs", "2",
+                 "--layers", "8:relu", "--out", str(tmp_path / "r")]) == 0
+    assert main(["export", str(tmp_path / "r" / "model.safetensors"), str(tmp_path / "m.onnx")]) == 0
+    s = _session(tmp_path / "m.onnx")
+    got = s.run(None, _onnx_feeds(s, data, rows=slice(0, 10)))[0]
+    assert np.isnan(got[[5, 7]]).all() and np.isfinite(np.delete(got, [5, 7], axis=0)).all()
+
+
+def test_export_takes_numbers_in_float64_so_timestamps_keep_their_digits(tmp_path):
+    # seconds since 1970 around 1.7e9: float32 is 128 s apart there, so a float32 input made 300 distinct
+    # times about 25, and the ONNX model answered other classes than anynet predict
+    g = np.random.default_rng(0)
+    t = 1_700_000_000 + np.sort(g.choice(30_000, 300, replace=False))
+    label = ((t - t[0]) // 1500) % 2
+    data = _write(tmp_path / "t.csv", ["time", "other", "label"],
+                  [[str(a), f"{b:.3f}", str(c)] for a, b, c in zip(t, g.standard_normal(300), label)])
+    assert main(["train", "--csv", str(data), "--target", "label", "--quiet", "--epochs", "30",
+                 "--layers", "32:tanh", "--out", str(tmp_path / "r")]) == 0
+    ckpt = tmp_path / "r" / "model.safetensors"
+    assert main(["export", str(ckpt), str(tmp_path / "m.onnx")]) == 0
+    s = _session(tmp_path / "m.onnx")
+    assert main(["predict", str(ckpt), str(data), "--output", str(tmp_path / "p.csv")]) == 0
+    label, proba = s.run(None, _onnx_feeds(s, data))
+    _, printed = _read(tmp_path / "p.csv")
+    np.testing.assert_allclose(proba, _python_outputs(ckpt, data), atol=1e-6)
+    assert [f"{v:g}" for v in label] == [r[0] for r in printed]
+    assert {i.type for i in s.get_inputs()} == {"tensor(double)"}
 
 
 def test_export_errors(tmp_path, capsys):

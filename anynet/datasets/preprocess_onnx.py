@@ -4,20 +4,24 @@
 :func:`anynet.onnx.to_onnx`) and a fitted :class:`~anynet.datasets.preprocess.TablePreprocessor`
 and returns one ONNX model that reads RAW table columns, as ``anynet predict`` reads a CSV file:
 
-- one input per raw column, named as the column, of shape ``("batch", 1)``: the network's float
-  type for a numeric column (a missing value is NaN), ``string`` for a categorical one (a
-  missing value is an empty string, ``NA``, ``NaN`` or ``null`` in any case; cells are compared
-  as given, so strip surrounding spaces as ``anynet predict`` does);
-- then, as the preprocessor does: numbers standardised ``(x - mean) / scale`` and missing ones
-  filled in (``IsNaN``/``IsInf`` and ``Where``), categories one-hot encoded (``ai.onnx.ml``
+- one input per raw column, named as the column, of shape ``("batch", 1)``: ``double`` for a
+  numeric column (a missing value is NaN), ``string`` for a categorical one (a missing value is
+  an empty string, ``NA``, ``NaN`` or ``null`` in any case; cells are compared as given, so
+  strip surrounding spaces as ``anynet predict`` does);
+- then, as the preprocessor does: numbers standardised ``(x - mean) / scale`` in float64 and
+  missing ones filled in (``IsNaN``/``IsInf`` and ``Where``), then cast to the network's float
+  type (so raw values such as timestamps keep every digit float64 has), categories one-hot encoded (``ai.onnx.ml``
   ``LabelEncoder`` to an index, a missing one to the fill category's, then ``Equal`` against
   0..k-1), and ``Concat`` in the network's input order;
 - outputs: ``label`` (batch,) and ``probabilities`` (batch, classes) for a classifier,
-  ``prediction`` (batch, outputs) for a regression.
+  ``prediction`` (batch, outputs) for a regression. ``label`` is a string for text classes,
+  else a float64 number (the class's value, exact).
 
-ONNX has no errors to raise: what ``anynet predict`` refuses (a missing value the model has no
-fill value for, an unknown category when ``handle_unknown="error"``) gives NaN outputs for that
-row instead. With ``handle_unknown="ignore"`` an unknown category is all zeros, as in anynet.
+ONNX has no errors to raise: a row ``anynet predict`` refuses (a missing or infinite value the
+model has no fill value for, an unknown category when ``handle_unknown="error"``) gives NaN
+``probabilities`` and ``prediction``, and a ``label`` that is no class: ``""``
+(:data:`NO_STRING_LABEL`) for text classes, NaN for numeric ones. Check for it before using a
+label. With ``handle_unknown="ignore"`` an unknown category is all zeros, as in anynet.
 
 Needs the optional ``onnx`` package.
 """
@@ -41,6 +45,8 @@ if TYPE_CHECKING:  # onnx is optional: imported when an export runs
 PROBA_OPS = {"softmax": "Softmax", "sigmoid": "Sigmoid", "identity": "Identity"}
 #: the version of the ``ai.onnx.ml`` domain written (LabelEncoder with string keys and int64 values)
 ML_OPSET = 3
+#: the ``label`` of a refused row when the classes are strings (numeric classes: NaN)
+NO_STRING_LABEL = ""
 _NETWORK = "network/"
 _PRE = "preprocess/"
 
@@ -149,16 +155,18 @@ def with_preprocessing(network: ModelProto, preprocessor: TablePreprocessor, *, 
     for s in specs:
         x = s.name
         if s.kind == "numeric":
-            inputs.append(helper.make_tensor_value_info(x, elem_type, ["batch", 1]))
+            # float64 in, scaled in float64, cast after: a float32 input would round large raw values
+            # (timestamps around 1.7e9 are 128 apart in float32) before scaling, as anynet does not
+            inputs.append(helper.make_tensor_value_info(x, onnx.TensorProto.DOUBLE, ["batch", 1]))
             bad = g.node("Or", [g.node("IsNaN", [x], x), g.node("IsInf", [x], x)], x)
             z = x
             if (s.mean, s.scale) != (0.0, 1.0):
-                centred = g.node("Sub", [x, g.const(s.mean, f"{x}/mean")], x)
-                z = g.node("Div", [centred, g.const(s.scale, f"{x}/scale")], x)
+                centred = g.node("Sub", [x, g.const(s.mean, f"{x}/mean", np.float64)], x)
+                z = g.node("Div", [centred, g.const(s.scale, f"{x}/scale", np.float64)], x)
             # the fill value is standardised here in float64, as anynet does before casting to the network's dtype
             # (a numeric column's fill is a number: float() only tells the type checker so)
-            fill = nan if s.fill is None else g.const((float(s.fill) - s.mean) / s.scale, f"{x}/fill")
-            parts.append(g.node("Where", [bad, fill, z], x))
+            fill = g.const(np.nan if s.fill is None else (float(s.fill) - s.mean) / s.scale, f"{x}/fill", np.float64)
+            parts.append(g.node("Cast", [g.node("Where", [bad, fill, z], x)], x, to=elem_type))
             continue
         inputs.append(helper.make_tensor_value_info(x, onnx.TensorProto.STRING, ["batch", 1]))
         k = len(s.categories)
@@ -178,20 +186,27 @@ def with_preprocessing(network: ModelProto, preprocessor: TablePreprocessor, *, 
     g.node("Identity", [features], output=net.graph.input[0].name)
     g.nodes.extend(net.graph.node)
     g.initializers.extend(net.graph.initializer)
+    # a refused row: a NaN among its features (a missing value with no fill, a refused category). Its outputs
+    # are set here, not left to the network (whose layers need not carry a NaN through)
+    axis = g.const([1], "axis", np.int64)
+    refused = g.node("IsNaN", [g.node("ReduceSum", [features, axis], "refused", keepdims=1)], "refused")
     out = net.graph.output[0].name
     n_out = net.graph.output[0].type.tensor_type.shape.dim[-1].dim_value
     if task == "classification":
         if len(classes) != n_out:
             raise ConfigError(f"{where}: {len(classes)} class labels for a network of {n_out} outputs")
         options: dict[str, Any] = {"axis": -1} if proba == "softmax" else {}
-        probabilities = g.node(PROBA_OPS[proba], [out], output="probabilities", **options)
-        g.node("Gather", [_classes(g, classes), g.node("ArgMax", [probabilities], "label", axis=1, keepdims=0)],
-               output="label", axis=0)
-        label_type = g.initializers[-1].data_type  # the classes constant, added last by _classes
+        probabilities = g.node("Where", [refused, nan, g.node(PROBA_OPS[proba], [out], "probabilities", **options)],
+                               output="probabilities")
+        labels, no_label = _classes(g, classes)
+        label = g.node("Gather", [labels, g.node("ArgMax", [probabilities], "label", axis=1, keepdims=0)], "label",
+                       axis=0)
+        g.node("Where", [g.node("Squeeze", [refused, axis], "label"), no_label, label], output="label")
+        label_type = g.initializers[-1].data_type  # the constants of _classes, added last
         graph_outputs = [helper.make_tensor_value_info("label", label_type, ["batch"]),
                          helper.make_tensor_value_info("probabilities", elem_type, ["batch", n_out])]
     else:
-        g.node("Identity", [out], output="prediction")
+        g.node("Where", [refused, nan, out], output="prediction")
         graph_outputs = [helper.make_tensor_value_info("prediction", elem_type, ["batch", n_out])]
     graph = helper.make_graph(g.nodes, "anynet_table_model", inputs, graph_outputs, g.initializers)
     opsets = list(net.opset_import)
@@ -209,14 +224,16 @@ def with_preprocessing(network: ModelProto, preprocessor: TablePreprocessor, *, 
     return proto
 
 
-def _classes(g: _Graph, classes: Sequence[Any]) -> str:
-    """The class labels as a constant: strings, int64 for whole numbers, else float64."""
+def _classes(g: _Graph, classes: Sequence[Any]) -> tuple[str, str]:
+    """``(labels, no_label)``: the class labels as a constant, and the label of a refused row:
+    strings and ``""`` (NO_STRING_LABEL), or numbers as float64 (exact for the float64 labels
+    anynet keeps) and NaN."""
     if all(isinstance(c, str) for c in classes):
-        return g.const(np.asarray(classes, dtype=object), "classes", object)
+        return (g.const(np.asarray(classes, dtype=object), "classes", object),
+                g.const(np.asarray(NO_STRING_LABEL, dtype=object), "no_label", object))
     try:
         values = np.asarray(classes, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(f"with_preprocessing: classes must be all strings or all numbers, got {list(classes)[:5]}") \
             from None
-    whole = np.all(values == np.round(values)) and np.all(np.abs(values) < 2**63)
-    return g.const(values.astype(np.int64) if whole else values, "classes", np.int64 if whole else np.float64)
+    return g.const(values, "classes", np.float64), g.const(np.nan, "no_label", np.float64)

@@ -1,7 +1,8 @@
 """Weight initialisers, drawn on the host so one seed gives the same weights on every backend.
 
 An initialiser is a callable ``init(shape, rng) -> numpy.ndarray`` (float64, on the host); the
-layer casts it to its dtype and sends it to its device. For a weight of shape (fan_in, fan_out)
+layer casts it to its dtype (with :func:`sample`, a block of rows at a time, so a float32 weight
+never needs a float64 copy of itself) and sends it to its device. For a weight of shape (fan_in, fan_out)
 the fans are read from the shape.
 
 Registering your own, with ``anynet.register("initializer", name)``, one of:
@@ -83,7 +84,11 @@ class Constant:
         object.__setattr__(self, "value", _real("Constant: value", self.value))
 
     def __call__(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
-        return np.full(shape, float(self.value))
+        return self.rows(shape, shape[0] if shape else 1, rng)
+
+    def rows(self, shape: Shape, count: int, rng: np.random.Generator) -> np.ndarray:
+        """The next ``count`` leading rows of a draw of ``shape`` (see :func:`sample`)."""
+        return np.full((count, *shape[1:]) if shape else (), float(self.value))
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,10 @@ class Normal:
     def __call__(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
         return self.mean + self.std * rng.standard_normal(shape)
 
+    def rows(self, shape: Shape, count: int, rng: np.random.Generator) -> np.ndarray:
+        """The next ``count`` leading rows of a draw of ``shape`` (see :func:`sample`)."""
+        return self(_leading(shape, count), rng)
+
 
 @dataclass(frozen=True)
 class Uniform:
@@ -114,6 +123,10 @@ class Uniform:
 
     def __call__(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(self.low, self.high, size=shape)
+
+    def rows(self, shape: Shape, count: int, rng: np.random.Generator) -> np.ndarray:
+        """The next ``count`` leading rows of a draw of ``shape`` (see :func:`sample`)."""
+        return self(_leading(shape, count), rng)
 
 
 @dataclass(frozen=True)
@@ -139,14 +152,66 @@ class VarianceScaling:
         object.__setattr__(self, "fan_offset", _real("VarianceScaling: fan_offset", self.fan_offset, low=0.0))
 
     def __call__(self, shape: Shape, rng: np.random.Generator) -> np.ndarray:
+        return self.rows(shape, shape[0], rng)
+
+    def rows(self, shape: Shape, count: int, rng: np.random.Generator) -> np.ndarray:
+        """The next ``count`` leading rows of a draw of ``shape`` (see :func:`sample`): the
+        scale comes from the fans of the whole ``shape``."""
         fan_in, fan_out = _fans(shape)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
              "sum": fan_in + fan_out}[self.mode] + self.fan_offset
         var = self.scale / max(n, 1.0)
+        part = _leading(shape, count)
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * var)
-            return rng.uniform(-limit, limit, size=shape)
-        return math.sqrt(var) * rng.standard_normal(shape)
+            return rng.uniform(-limit, limit, size=part)
+        return math.sqrt(var) * rng.standard_normal(part)
+
+
+def _leading(shape: Shape, count: int) -> Shape:
+    return (count, *shape[1:])
+
+
+#: the float64 temporary that :func:`sample` draws at a time, in bytes
+SAMPLE_CHUNK_BYTES = 1 << 26
+
+
+def sample(init: Initializer, shape: Shape, rng: np.random.Generator, dtype: Any = "float64", *,
+           chunk_bytes: int | None = None) -> np.ndarray:
+    """``init(shape, rng)`` as a host array of ``dtype``, with the float64 temporary bounded.
+
+    The values are exactly those of ``init(shape, rng).astype(dtype)``, and ``rng`` ends in the
+    same state as after one whole draw: the blocks change no weight of any seed. An initialiser
+    with a ``rows(shape, count, rng)`` method beside its ``__call__`` (the built-in ones; yours
+    may have one), which draws the next ``count`` leading rows of a draw of ``shape``, is drawn
+    in float64 about ``chunk_bytes`` at a time and cast row block by row block: a float32
+    (1e5, 1e5) weight needs its 37 GiB, not 75 GiB more
+    (``chunk_bytes`` default: ``SAMPLE_CHUNK_BYTES``, 64 MiB).
+    Any other initialiser is called once and cast.
+
+    Shapes:
+        → ``shape``, of ``dtype``.
+    """
+    dtype = np.dtype(dtype)
+    rows = getattr(init, "rows", None) if _draws_rows(init) else None
+    if rows is None or dtype == np.float64 or len(shape) == 0:
+        return np.asarray(init(shape, rng)).astype(dtype, copy=False)
+    out = np.empty(shape, dtype)
+    per_row = math.prod(shape[1:]) * 8
+    step = max(1, (SAMPLE_CHUNK_BYTES if chunk_bytes is None else chunk_bytes) // max(per_row, 1))
+    for start in range(0, shape[0], step):
+        count = min(step, shape[0] - start)
+        out[start:start + count] = rows(shape, count, rng)
+    return out
+
+
+def _draws_rows(init: Any) -> bool:
+    """Whether ``init``'s ``rows`` is as trustworthy as its ``__call__``: both are defined by the
+    same class (a subclass that redefines ``__call__`` alone is called whole)."""
+    for cls in type(init).__mro__:
+        if "__call__" in vars(cls):
+            return "rows" in vars(cls)
+    return False
 
 
 def glorot_uniform(gain: float = 1.0, fan_offset: float = 0.0) -> VarianceScaling:
@@ -295,4 +360,5 @@ def from_description(desc: dict) -> Initializer:
 __all__ = [
     "Constant", "Initializer", "Normal", "Uniform", "VarianceScaling", "describe", "from_description", "get",
     "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform", "names",
+    "sample",
 ]

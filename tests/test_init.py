@@ -100,3 +100,56 @@ def test_numpy_scalars_are_accepted_and_descriptions_are_json():
     # descriptions written with the class names still load
     assert init.from_description({"type": "VarianceScaling", "scale": 2.0}) == init.VarianceScaling(2.0)
     assert init.describe(lambda shape, rng: np.zeros(shape)) is None
+
+
+# -- drawing in the model's dtype (issue 20: a float32 weight cost its float64 copy too) -------------
+BUILT_IN = ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "normal", "uniform",
+            "zeros", "ones"]
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+@pytest.mark.parametrize("shape", [(37, 23), (5,), (301, 2)])
+def test_sample_in_blocks_equals_the_whole_float64_draw_cast(name, shape):
+    f = init.get(name)
+    whole_rng, block_rng = np.random.default_rng(5), np.random.default_rng(5)
+    whole = f(shape, whole_rng)
+    for dtype in ("float32", "float64"):
+        got = init.sample(f, shape, block_rng if dtype == "float32" else np.random.default_rng(5), dtype,
+                          chunk_bytes=64)  # a few rows at a time
+        assert got.dtype == np.dtype(dtype) and got.shape == shape
+        np.testing.assert_array_equal(got, whole.astype(dtype))
+    assert block_rng.random() == whole_rng.random()  # the generator ends where the whole draw left it
+
+
+def test_sample_bounds_the_float64_temporary(monkeypatch):
+    f = init.get("he_uniform")
+    sizes = []
+    rows = f.rows
+    monkeypatch.setattr(init.VarianceScaling, "rows", lambda self, shape, count, rng: (
+        sizes.append(count * shape[1] * 8), rows(shape, count, rng))[1])
+    w = init.sample(f, (1000, 500), np.random.default_rng(0), "float32", chunk_bytes=1 << 20)
+    assert w.dtype == np.float32 and max(sizes) <= 1 << 20 and len(sizes) == 4  # 262 rows of 4000 bytes a block
+
+
+def test_an_initialiser_that_redefines_call_is_called_whole():
+    class Doubled(init.VarianceScaling):  # rows() inherited would ignore this __call__
+        def __call__(self, shape, rng):
+            return 2 * super().__call__(shape, rng)
+
+    f = Doubled(2.0, "fan_in", "uniform")
+    got = init.sample(f, (20, 10), np.random.default_rng(1), "float32", chunk_bytes=8)
+    np.testing.assert_array_equal(got, f((20, 10), np.random.default_rng(1)).astype(np.float32))
+
+
+@pytest.mark.parametrize("init_name", ["he_uniform", "glorot_normal"])
+def test_dense_weights_are_todays_on_every_backend(backend, dtype, init_name, monkeypatch):
+    """One seed, the same weights as before blocks: the whole float64 draw cast to the dtype."""
+    import anynet
+    from anynet.layers import Dense
+
+    monkeypatch.setattr(init, "SAMPLE_CHUNK_BYTES", 7 * 70 * 8)  # 7 rows a block: 19 blocks
+    layer = Dense(130, 70, init=init_name, seed=11, dtype=dtype, backend=backend)
+    rng = np.random.default_rng(11)
+    want_w = init.get(init_name)((130, 70), rng).astype(dtype)
+    np.testing.assert_array_equal(anynet.to_numpy(layer.params["W"]), want_w)
+    np.testing.assert_array_equal(anynet.to_numpy(layer.params["b"]), np.zeros(70, dtype))

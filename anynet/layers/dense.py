@@ -80,9 +80,11 @@ class Dense(Layer):
 
     def reset_parameters(self, rng: Seed = None) -> None:
         rng = as_generator(rng)
-        self.params = {"W": self._send(self.init((self.in_features, self.out_features), rng))}
+        # drawn in float64 and cast in blocks: the values of a whole float64 draw, without its memory
+        sample = initializers.sample
+        self.params = {"W": self._send(sample(self.init, (self.in_features, self.out_features), rng, self.dtype))}
         if self.use_bias:
-            self.params["b"] = self._send(self.bias_init((self.out_features,), rng))
+            self.params["b"] = self._send(sample(self.bias_init, (self.out_features,), rng, self.dtype))
         self.grads = {}
 
     def forward(self, x: Array, *, training: bool = False, need_dx: bool = True) -> tuple[Array, Backward]:

@@ -7,14 +7,22 @@ Examples:
     anynet train --csv housing.csv --target MEDV --task regression --drop id,notes --layers 64:relu,32:relu
     anynet train --csv penguins.csv --target species --impute median
     anynet evaluate runs/digits/model.safetensors digits
-    anynet predict runs/housing/model.safetensors new_rows.csv --output predictions.csv
-    anynet export runs/penguins/model.safetensors penguins.onnx
+    anynet predict runs/csv/housing.csv/model.safetensors new_rows.csv --output predictions.csv
+    anynet export runs/csv/penguins.csv/model.safetensors penguins.onnx
     anynet check
 
 CSV tables may hold text and missing cells: a text target is classes (their names are kept and
 printed by ``predict``), text feature columns are one-hot encoded, and missing cells (empty,
 NA, NaN, null) are refused unless ``--dropna`` or ``--impute`` says what to do; see
 :class:`anynet.datasets.TablePreprocessor`, which ``anynet.datasets.load_csv`` uses too.
+
+No file is lost: ``predict --output`` and ``export`` never write over one of their inputs, and
+replace an existing file only with ``--force`` (``train`` likewise refuses an ``--out`` folder that
+holds a run); files are written to a temporary name and renamed, so an interrupted command leaves
+the old file whole; a closed standard output (``anynet train digits | head -2``) stops the
+printing, not the run. ``predict --output -`` writes to standard output. The CSV files written
+hold numbers round-trip exact (``repr``), and text cells that a spreadsheet would run as a
+formula get a quote in front (see :func:`csv_cell`).
 
 A checkpoint written by ``anynet train`` is complete on its own: ``model.metadata["cli"]``
 (stored inside the file) holds what ``evaluate`` and ``predict`` need to read new data the way
@@ -26,11 +34,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -43,6 +52,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 class UsageError(AnynetError, ValueError):
     """A bad command-line argument."""
+
+
+class OutputClosedError(AnynetError, OSError):
+    """Standard output closed before the command's result (not its progress) was all written."""
 
 
 def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
@@ -117,6 +130,48 @@ def build_model(n_in: int, n_out: int, hidden: Sequence[tuple[int, str | None] |
         layers.append(Dropout(dropout))
     layers.append(Dense(width, n_out))
     return Sequential(layers, seed=seed, backend=backend, dtype=dtype)
+
+
+def parameter_count(n_in: int, n_out: int, hidden: Sequence[tuple[int, str | None] | str]) -> int:
+    """The parameters of :func:`build_model`'s network (normalisation layers: 2 per input, and
+    BatchNorm's 2 running statistics)."""
+    total, width = 0, n_in
+    for item in [*hidden, (n_out, None)]:
+        if isinstance(item, str):
+            total += 2 * width * (2 if item == "batchnorm" else 1)
+            continue
+        total += width * item[0] + item[0]
+        width = item[0]
+    return total
+
+
+def memory_bytes() -> int | None:
+    """This machine's physical memory, or None where the system does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits(n_in: int, n_out: int, hidden: Sequence[tuple[int, str | None] | str], *, dtype: str, slots: int,
+               spec: str, memory: int | None = None) -> None:
+    """Refuse a network that cannot fit before allocating it: its parameters, their gradients and
+    ``slots`` optimizer states (Adam: 2), in ``dtype``, against ``memory`` bytes (default this
+    machine's physical memory, :func:`memory_bytes`; the training data and activations come on top)."""
+    memory = memory_bytes() if memory is None else memory
+    count = parameter_count(n_in, n_out, hidden)
+    need = count * np.dtype(dtype).itemsize * (2 + slots)
+    if memory is not None and need > memory:
+        raise UsageError(f"--layers {spec}: {count:,} parameters need {need / 2**30:.1f} GiB ({dtype} weights, "
+                         f"gradients and {slots} optimizer state{'s' if slots != 1 else ''}) but this machine has "
+                         f"{memory / 2**30:.1f} GiB of memory; use fewer or narrower layers")
+
+
+def _model_dtype(args: argparse.Namespace) -> str:
+    from .backends import get_backend
+    from .dtypes import dtype_name
+
+    return dtype_name(get_backend(args.backend).dtype(args.dtype))
 
 
 #: per data set defaults, chosen so `anynet train NAME` does well out of the box
@@ -303,6 +358,123 @@ def _read_inputs(path: str, meta: dict[str, Any], *, also: Sequence[str] = (), h
     return _preprocessor(meta).transform(table, handle_unknown=handle_unknown), table
 
 
+
+# -- files the command writes ------------------------------------------------------------------------
+#: first characters that make a spreadsheet read a text cell as a formula (OWASP, "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """A cell of a CSV file the command writes.
+
+    A number (int, float, NumPy scalar, not bool) is written round-trip exact (``repr`` of the
+    Python int or float: ``float(cell) == value``) and never altered, so -1.5 stays a number.
+    Text (class names, column names) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return gets a single quote in front (``'=HYPERLINK(...)``), so a spreadsheet
+    shows it as text instead of running it as a formula.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _csv_chunks(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, every: int = 4096) -> Iterator[bytes]:
+    """The CSV text of ``header`` and ``rows`` (cells through :func:`csv_cell`), UTF-8, in chunks."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([csv_cell(h) for h in header])
+    for i, row in enumerate(rows, start=1):
+        w.writerow([csv_cell(v) for v in row])
+        if i % every == 0:
+            yield buf.getvalue().encode()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode()
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet): compare where they would be
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output(path: str | os.PathLike, flag: str, *, inputs: Sequence[str | os.PathLike], force: bool) -> None:
+    """Refuse to write ``path`` over one of ``inputs`` (ever), over a folder, or over an existing
+    file unless ``force`` (``--force``); ``flag`` names the argument in the message."""
+    for given in inputs:
+        if _same_file(path, given):
+            raise UsageError(f"{flag} {path} is the input file {given}; writing it would destroy the input: "
+                             "choose another output file")
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path} is a folder; give a file name")
+    if os.path.lexists(path) and not force:
+        raise UsageError(f"{path} already exists; give --force to replace it, or another {flag}")
+
+
+#: the files ``anynet train`` writes in its run folder; a folder holding one of them holds a run
+RUN_FILES = ("model.safetensors", "metrics.json", "loss.png", "boundary.png")
+
+
+def default_run_folder(name: str, source: str) -> Path:
+    """``runs/<data set>`` for a named data set or MNIST, ``runs/csv/<the --csv path, %-escaped>``
+    for a CSV file (``data/x.csv`` → ``runs/csv/data%2Fx.csv``, ``data_x.csv`` →
+    ``runs/csv/data_x.csv``): different sources never share a folder (no data set is named csv)."""
+    from urllib.parse import quote
+
+    return Path("runs") / name if source != "csv" else Path("runs") / "csv" / quote(name, safe="")
+
+
+def check_run_folder(out: Path, *, force: bool, chosen: bool) -> None:
+    """Refuse a run folder that already holds a run's files, unless ``force``."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder; give a folder for the run's files")
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if held and not force:
+        how = "another --out" if chosen else "--out FOLDER"
+        raise UsageError(f"{out} already holds a run ({', '.join(held)}); give --force to replace it, or {how}")
+
+
+class _Stdout:
+    """``sys.stdout`` that survives a closed pipe (``anynet train digits | head -2``): once the
+    reader has gone, what is printed is dropped and the command goes on (its files are still
+    written); ``closed_early`` tells main() that it happened."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.closed_early = False
+
+    def write(self, text: str) -> int:
+        if not self.closed_early:
+            try:
+                self.stream.write(text)
+            except BrokenPipeError:
+                self._gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_early:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def _gone(self) -> None:
+        self.closed_early = True
+        try:  # what is still buffered can never be delivered: let the interpreter's last flush go nowhere
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
+        except (OSError, AttributeError, io.UnsupportedOperation):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 # -- commands -------------------------------------------------------------------------------------
 def _flag_list(values: Sequence[str] | None) -> list[str]:
     """``--drop a,b --drop c`` → ["a", "b", "c"] (comma-separated like --layers, and repeatable)."""
@@ -353,9 +525,53 @@ def _at_least_one(value: int | None, flag: str) -> None:
         raise UsageError(f"{flag} must be an int ≥ 1, got {value}")
 
 
+def _check_rows(ds: Any, args: argparse.Namespace) -> None:
+    """A CSV file too short to give both a training and a test split is refused in rows of the file."""
+    if len(ds.X_train) and len(ds.X_test):
+        return
+    from .datasets import CsvDataset
+
+    test_size = ds.test_size if isinstance(ds, CsvDataset) else 0.25
+    per_class = " of each class" if ds.task == "classification" else ""
+    raise UsageError(f"{args.csv or ds.name}: {len(ds.X_train) + len(ds.X_test)} usable rows are too few: anynet train "
+                     f"holds out {test_size:.0%} of the rows{per_class} for testing, which leaves "
+                     f"{len(ds.X_train)} rows to train on and {len(ds.X_test)} to test; give a file with more rows"
+                     + ("" if not per_class else " (at least 2 per class)"))
+
+
+def _loss(args: argparse.Namespace, ds: Any, classify: bool) -> Any:
+    """The ``--loss`` (default softmax_cross_entropy for classes, mse for quantities), refused when
+    it cannot train on what the target holds: the command gives a classifier's loss class labels
+    (one output per class) and a regression's loss numbers."""
+    from . import losses
+
+    loss = losses.get(args.loss or ("softmax_cross_entropy" if classify else "mse"))
+    if loss.classification == classify:
+        return loss
+    what = (f"column {args.target!r} of {args.csv}" if args.csv else ds.name)
+    takes = [n for n in losses.names() if _takes_labels(n) == classify]
+    if classify:
+        fix = " or --task regression if the column holds quantities" if args.csv else ""
+        raise UsageError(f"--loss {args.loss}: {what} holds classes, and this loss does not take class labels; "
+                         f"use --loss {' or '.join(takes)} (the default){fix}")
+    raise UsageError(f"--loss {args.loss}: {what} holds quantities (regression), and this loss takes class labels; "
+                     f"use one of {', '.join(takes)} (default mse)"
+                     + (" or --task classification if the column holds classes" if args.csv else ""))
+
+
+def _takes_labels(name: str) -> bool | None:
+    from . import losses
+
+    try:
+        return bool(losses.get(name).classification)
+    except AnynetError:  # a user's loss that needs options: not suggested
+        return None
+
+
 @command("train")
 def _train(args: argparse.Namespace) -> int:
     from . import distributed, optim
+    from .fileformat import atomic_write
     from .plot import decision_boundary, loss_curve
 
     comm = distributed.init()  # under mpiexec: data-parallel, rank 0 writes and prints; else one process
@@ -366,9 +582,8 @@ def _train(args: argparse.Namespace) -> int:
     hidden = parse_layers(args.layers or d["layers"])
     classify = ds.task == "classification"
     n_out = ds.n_classes if classify else 1
-    model = build_model(ds.n_features, n_out, hidden, dropout=args.dropout, seed=args.seed,
-                        backend=args.backend, dtype=args.dtype)
-    loss = args.loss or ("softmax_cross_entropy" if classify else "mse")
+    _check_rows(ds, args)
+    loss = _loss(args, ds, classify)
     lr = args.lr if args.lr is not None else d["lr"]
     opt_kw: dict[str, Any] = {"lr": lr}
     if args.weight_decay:
@@ -379,8 +594,13 @@ def _train(args: argparse.Namespace) -> int:
         optimizer = optim.get(args.optimizer, **opt_kw)
     except TypeError:
         raise UsageError(f"--momentum does not apply to {args.optimizer}") from None
+    check_fits(ds.n_features, n_out, hidden, dtype=_model_dtype(args), slots=len(optimizer.slots),
+               spec=args.layers or d["layers"])
+    model = build_model(ds.n_features, n_out, hidden, dropout=args.dropout, seed=args.seed,
+                        backend=args.backend, dtype=args.dtype)
     metrics = ["accuracy"] if classify else ["r2", "mae"]
-    out = Path(args.out or Path("runs") / ds.name.replace(os.sep, "_").replace(".csv", ""))
+    out = Path(args.out) if args.out else default_run_folder(ds.name, key if key in ("csv", "mnist") else "named")
+    check_run_folder(out, force=args.force, chosen=bool(args.out))  # before training: no time lost either
     out.mkdir(parents=True, exist_ok=True)
     root = comm.Get_rank() == 0
     if args.verbose and root:
@@ -403,7 +623,7 @@ def _train(args: argparse.Namespace) -> int:
               "train_seconds": round(seconds, 3), "processes": comm.Get_size(),
               "epochs": model.train_state["epoch"],
               "test": scores, "history": history.history, "checkpoint_metadata": model.metadata["cli"]}
-    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    atomic_write(out / "metrics.json", [json.dumps(report, indent=2).encode()])
     plots = []
     try:
         loss_curve(history, out / "loss.png", title=f"{ds.name}: loss")
@@ -415,6 +635,8 @@ def _train(args: argparse.Namespace) -> int:
             plots.append("boundary.png")
     except AnynetError as exc:  # matplotlib missing: the run itself succeeded
         print(f"note: {exc}", file=sys.stderr)
+    for stale in set(RUN_FILES) - {"model.safetensors", "metrics.json", *plots}:  # --force over an older run
+        (out / stale).unlink(missing_ok=True)
     main_metric = "accuracy" if classify else "r2"
     print(f"{ds.name}: test {main_metric} {scores[main_metric]:.4f}, test loss {scores['loss']:.4g} "
           f"({seconds:.2f} s on {model.backend.spec}{processes})")
@@ -514,25 +736,37 @@ def _evaluate(args: argparse.Namespace) -> int:
 @command("predict")
 def _predict(args: argparse.Namespace) -> int:
     from .checkpoint import load
+    from .fileformat import atomic_write
 
     model = load(args.checkpoint, backend=args.backend)
     meta = _require_stored(model, args.checkpoint, "predict with it in Python with model.predict")
     X, _ = _read_inputs(args.input, meta, handle_unknown=args.handle_unknown)
-    out = Path(args.output) if args.output else Path(args.input).with_suffix(".predictions.csv")
+    to_stdout = args.output == "-"
+    out = args.output or str(Path(args.input).with_suffix(".predictions.csv"))
+    if not to_stdout:  # checked before a byte is written: the inputs and earlier results are never lost
+        check_output(out, "--output", inputs=[args.input, args.checkpoint], force=args.force)
     if meta["task"] == "classification":
         proba = np.asarray(model.predict_proba(X))
         classes = [_class_label(c) for c in meta["classes"]]
         # numeric classes: p1, p3; class names: p_Adelie
         header = ["class"] + [f"p_{c}" if isinstance(c, str) else f"p{c}" for c in classes]
-        body = [[classes[int(row.argmax())]] + [f"{p:.6g}" for p in row] for row in proba]
+        picked = proba.argmax(axis=1)
+        body: Iterable[list[Any]] = ([classes[int(k)], *row.tolist()] for k, row in zip(picked, proba))
     else:
         pred = np.asarray(model.predict(X))
         header = [f"y{k}" for k in range(pred.shape[1])] if pred.shape[1] > 1 else ["prediction"]
-        body = [[f"{v:.6g}" for v in row] for row in pred]
-    with open(out, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(body)
+        body = (row.tolist() for row in pred)
+    chunks = _csv_chunks(header, body)
+    if to_stdout:
+        for chunk in chunks:
+            sys.stdout.write(chunk.decode())
+        sys.stdout.flush()
+        if getattr(sys.stdout, "closed_early", False):
+            raise OutputClosedError(f"standard output was closed before all {len(X)} predictions were written; "
+                                    "the predictions it received are incomplete")
+        print(f"wrote {len(X)} predictions to standard output", file=sys.stderr)
+        return 0
+    atomic_write(out, chunks)  # a temporary file renamed over ``out``: interrupted, the old file is intact
     print(f"wrote {len(X)} predictions to {out}")
     return 0
 
@@ -566,6 +800,7 @@ def _export(args: argparse.Namespace) -> int:
                                    classes=[_class_label(c) for c in meta["classes"]])
     except ImportError as exc:
         raise UsageError(f"anynet export needs the onnx package ({exc}); install it with pip install onnx") from None
+    check_output(args.output, "output", inputs=[args.checkpoint], force=args.force)
     atomic_write(args.output, [proto.SerializeToString()])
     kinds = [s.kind for s in pre.specs]
     outputs = ", ".join(o.name for o in proto.graph.output)
@@ -658,7 +893,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--backend", help="numpy (default), cupy, torch, torch:cuda:0, jax, ...")
     t.add_argument("--dtype", choices=["float32", "float64"])
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", help="output folder (default runs/<data set>)")
+    t.add_argument("--out", help="output folder (default runs/<data set>, or runs/csv/<the --csv path with / "
+                                 "written %%2F>)")
+    t.add_argument("--force", action="store_true", help="replace the files of a run already in --out")
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--verbose", action="store_true", help="summary and one line per epoch")
     e = sub.add_parser("evaluate", help="loss and metrics of a checkpoint on a data set or CSV")
@@ -674,12 +911,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("input", help="a CSV file with the model's feature columns, matched by name "
                                  "(other columns are ignored)")
-    p.add_argument("--output")
+    p.add_argument("--output", help="the CSV file to write (default: INPUT with .predictions.csv); - for "
+                                    "standard output")
+    p.add_argument("--force", action="store_true", help="replace --output if it exists (never an input file)")
     p.add_argument("--backend")
     p.add_argument("--handle-unknown", choices=["error", "ignore"], help=_UNKNOWN_HELP)
     x = sub.add_parser("export", help="write a checkpoint as an ONNX model that reads raw CSV columns")
     x.add_argument("checkpoint", help="written by anynet train")
     x.add_argument("output", help="the .onnx file to write")
+    x.add_argument("--force", action="store_true", help="replace OUTPUT if it exists (never the checkpoint)")
     x.add_argument("--opset", type=int, help="ONNX opset (default: anynet.onnx's, 17)")
     x.add_argument("--handle-unknown", choices=["error", "ignore"],
                    help="an unknown category gives NaN outputs (error) or all zeros (ignore); default: as trained")
@@ -689,16 +929,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; its exit code: 0, 1 (``check`` found a failure), 2 (an error, one line on
+    stderr) or 130 (interrupted). Every non-zero code leaves through :func:`_exit_code`."""
     args = build_parser().parse_args(argv)
+    stdout = sys.stdout
+    sys.stdout = guarded = _Stdout(stdout)  # a closed pipe stops the printing, not the command
     try:
-        return COMMANDS[args.command](args)
-    except BrokenPipeError:  # e.g. `anynet train digits | head -1`: not an error of the run
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        code = COMMANDS[args.command](args)
+        guarded.flush()
     except (AnynetError, OSError, ValueError, KeyError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"anynet {args.command}: error: {message}", file=sys.stderr)
-        return 2
+        code = 2
     except KeyboardInterrupt:
         print(f"anynet {args.command}: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    finally:
+        sys.stdout = stdout
+    if guarded.closed_early and code == 0:
+        print(f"anynet {args.command}: note: standard output was closed early, so its messages stopped there; "
+              "the command itself completed", file=sys.stderr)
+    return _exit_code(args, code)
+
+
+def _exit_code(args: argparse.Namespace, code: int) -> int:
+    """The one way out of main(), so that a hook for a non-zero code has one place to go."""
+    return code

@@ -79,8 +79,11 @@ Example:
 
 from __future__ import annotations
 
+import copy
+import importlib
 import math
 import numbers
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeGuard, cast
@@ -94,15 +97,19 @@ from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .backends import to_numpy
+from .backends import Backend, get_backend, to_numpy
 from .batches import prepare_x
 from .callbacks import Callback
-from .errors import ConfigError, InputError
+from .dtypes import dtype_name
+from .errors import ConfigError, InputError, NonFiniteLossError
 from .layers import Dense
 from .model import Sequential
 from .optim import SGD, Adam, Optimizer
 
 __all__ = ["ConvergenceCheck", "MLPClassifier", "MLPRegressor"]
+
+#: SciPy's sparse matrices (a dependency of scikit-learn; untyped, so imported as a plain module)
+_sparse: Any = importlib.import_module("scipy.sparse")
 
 Array = Any
 
@@ -324,6 +331,60 @@ def _hidden_sizes(where: str, value: Any) -> list[int]:
     return [int(s) for s in sizes]
 
 
+def _backend_param(backend: Any) -> Any:
+    """A :class:`~anynet.Backend` given as ``backend=`` is stored as its spec (``"numpy:cpu"``), which
+    clones, pickles and compares; anything else is stored as given (checked at fit)."""
+    return backend.spec if isinstance(backend, Backend) else backend
+
+
+#: sizes of a sparse ``y`` densified for training: above this many values it is refused
+_MAX_DENSE_Y = 2**27
+
+#: guards the check-and-set of an estimator's "fitting" mark (two threads fitting one estimator)
+_fitting_lock = threading.Lock()
+
+
+class _Saved:
+    """What a ``fit`` or ``partial_fit`` call may change, kept so that a call that raises leaves the
+    estimator as it was before it: its attributes (so a first fit leaves it unfitted) and, for a call
+    that continues the network (``warm_start``, ``partial_fit``), the network's parameters, training
+    state, generator and optimizer. The arrays are copied on their device, once per call."""
+
+    def __init__(self, est: Any, *, continuing: bool) -> None:
+        self.attrs = dict(vars(est))
+        for name in ("loss_curve_", "validation_scores_"):  # ConvergenceCheck appends to them in place
+            if isinstance(self.attrs.get(name), list):
+                self.attrs[name] = list(self.attrs[name])
+        model = self.attrs.get("model_") if continuing else None
+        self.model = model
+        if model is None:
+            return
+        xp = model.backend.xp
+        self.backend = model.backend
+        self.params = {k: xp.asarray(v, copy=True) for k, v in model.state_dict().items()}
+        self.train_state = copy.copy(model.train_state)
+        self.train_state.metrics = list(self.train_state.metrics)
+        self.rng = model.rng
+        self.opt = model.optimizer
+        if self.opt is not None:
+            self.opt_attrs = dict(vars(self.opt))
+            self.opt_attrs["state"] = {path: {slot: xp.asarray(a, copy=True) for slot, a in st.items()}
+                                       for path, st in self.opt.state.items()}
+
+    def restore(self, est: Any) -> None:
+        model = self.model
+        if model is not None:
+            if model.backend != self.backend:  # a changed backend= moved it
+                model.to(self.backend)
+            model.load_state_dict(self.params)
+            model.train_state, model.rng = self.train_state, self.rng
+            if self.opt is not None:
+                vars(self.opt).clear()
+                vars(self.opt).update(self.opt_attrs)
+        vars(est).clear()
+        vars(est).update(self.attrs)
+
+
 # -- the estimators ------------------------------------------------------------------------------
 class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: parameters, checks, the model and the fit loop."""
@@ -367,8 +428,23 @@ class _BaseMLP(BaseEstimator):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
-        self.backend = backend
+        self.backend = _backend_param(backend)
         self.dtype = dtype
+
+    def set_params(self, **params: Any) -> Any:
+        """scikit-learn's ``set_params``; a :class:`~anynet.Backend` as ``backend`` is stored as its spec."""
+        if "backend" in params:
+            params["backend"] = _backend_param(params["backend"])
+        return super().set_params(**params)
+
+    def __getstate__(self) -> Any:
+        if vars(self).get("_fitting"):
+            raise InputError(f"cannot pickle (or copy) a {type(self).__name__} while it is fitting: its network is "
+                             "half-way through an epoch; pickle it after fit or partial_fit returns")
+        state = super().__getstate__()
+        if isinstance(state, dict) and isinstance(state.get("backend"), Backend):  # set as an attribute
+            state = {**state, "backend": state["backend"].spec}
+        return state
 
     # -- checks ---------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -435,13 +511,35 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting --------------------------------------------------------------------------------
     def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any = None) -> Any:
-        self._check_params()
+        """``fit`` / ``partial_fit``: all or nothing. A call that raises (bad data, a changed network,
+        a diverging loss, an interrupt) leaves the estimator as it was before the call: unfitted after
+        a first fit, else the previous fit's network exactly (weights, optimizer state, attributes)."""
         where = f"{type(self).__name__}.{'partial_fit' if incremental else 'fit'}"
+        first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        with _fitting_lock:
+            if vars(self).get("_fitting"):
+                raise InputError(f"{where}: this estimator is already fitting (in another thread?); wait for that "
+                                 "call to return, or fit a clone (sklearn.base.clone)")
+            saved = _Saved(self, continuing=not first)
+            self._fitting = True
+        try:
+            self._fit_call(X, y, incremental=incremental, classes=classes, first=first, where=where)
+        except BaseException:
+            saved.restore(self)  # (which also drops the "fitting" mark)
+            raise
+        del self._fitting
+        return self
+
+    def _fit_call(self, X: Any, y: Any, *, incremental: bool, classes: Any, first: bool, where: str) -> None:
+        self._check_params()
         if self.early_stopping and incremental:
             raise InputError(f"{where}: partial_fit does not support early_stopping=True; set early_stopping=False")
-        first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        sparse_y = _sparse.issparse(y)
+        y = self._dense_y(y, where)
         X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=first,
                              **self._y_options())
+        if first:  # a classifier fit on a sparse indicator y predicts sparse indicators, as scikit-learn's
+            self._sparse_y = sparse_y
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         targets = self._targets(y, first=first, where=where, classes=classes)
@@ -450,13 +548,19 @@ class _BaseMLP(BaseEstimator):
         rng = check_random_state(self.random_state)
         if first:
             self._start(X, targets, n_outputs, rng)
-        elif n_outputs != self.n_outputs_:
-            raise InputError(f"{where}: y has {n_outputs} outputs but the model was fit with {self.n_outputs_}; "
-                             "fit a new estimator (warm_start=False) for another target shape")
+        else:
+            if n_outputs != self.n_outputs_:
+                raise InputError(f"{where}: y has {n_outputs} outputs but the model was fit with {self.n_outputs_}; "
+                                 "fit a new estimator (warm_start=False) for another target shape")
+            self._continue_network(where, incremental)
         X_train, t_train, validation_score = X, targets, None
         if self.early_stopping:
             X_train, t_train, validation_score = self._split(X, targets, rng, where)
-        check = self._train(X_train, t_train, rng, validation_score, incremental=incremental, where=where)
+        done = len(self.loss_curve_)
+        try:
+            check = self._train(X_train, t_train, rng, validation_score, incremental=incremental, where=where)
+        except NonFiniteLossError as exc:
+            raise NonFiniteLossError(self._diverged(where, first, len(self.loss_curve_) - done)) from exc
         self.n_iter_ = check.n_iter
         self.loss_curve_, self.validation_scores_ = check.loss_curve, check.validation_scores
         self.loss_ = self.loss_curve_[-1]
@@ -464,8 +568,7 @@ class _BaseMLP(BaseEstimator):
         self._no_improvement_count = check.no_improvement_count
         if not incremental and not check.converged and self.n_iter_ == self.max_iter:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
-                          "hasn't converged yet.", ConvergenceWarning, stacklevel=3)
-        return self
+                          "hasn't converged yet.", ConvergenceWarning, stacklevel=4)
 
     def _start(self, X: np.ndarray, targets: np.ndarray, n_outputs: int, rng: np.random.RandomState) -> None:
         """A new network and fresh fitted attributes (a first fit, or a fit without warm_start)."""
@@ -478,6 +581,71 @@ class _BaseMLP(BaseEstimator):
         self.best_loss_ = None if self.early_stopping else math.inf
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -math.inf if self.early_stopping else None
+
+    def _dense_y(self, y: Any, where: str) -> Any:
+        """A SciPy sparse ``y`` (a label-indicator matrix, as scikit-learn takes) as a dense array: the
+        network trains on dense targets. Refused where the dense copy would be too large."""
+        if not _sparse.issparse(y):
+            return y
+        size = math.prod(y.shape)
+        if size > _MAX_DENSE_Y:
+            raise InputError(f"{where}: y is a sparse {'×'.join(map(str, y.shape))} matrix, whose dense copy "
+                             f"({size} values, {size * 8 / 2**30:.1f} GiB as float64) the network would train on; "
+                             "give fewer rows per call (partial_fit over chunks) or fewer label columns")
+        return y.toarray()
+
+    def _continue_network(self, where: str, incremental: bool) -> None:
+        """Check that the fitted network is the one the parameters describe before ``warm_start`` or
+        ``partial_fit`` trains it on, and move it to a changed ``backend``.
+
+        A changed ``hidden_layer_sizes``, ``activation`` or ``dtype`` would describe another network than
+        the one trained on (scikit-learn keeps the old one silently or fails deep inside): a
+        :class:`~anynet.errors.ConfigError` names the parameter. A changed ``backend`` is where the same
+        network computes, not another network (every backend trains the network NumPy trains), so the
+        network, with its optimizer state, moves there: ``set_params(backend="torch:cuda")`` then
+        ``fit`` continues on the GPU."""
+        model, name = self.model_, type(self).__name__
+        fix = ("set it back to {was!r}, or train a new network: set_params(warm_start=False).fit(X, y)"
+               if not incremental else "set it back to {was!r}, or start over on a fresh estimator: "
+               "sklearn.base.clone(estimator).partial_fit(X, y, ...)")
+        how = "partial_fit" if incremental else "fit with warm_start=True"
+        sizes = tuple(_hidden_sizes(name, self.hidden_layer_sizes))
+        dense = cast(list[Dense], model.layers)
+        had = tuple(layer.out_features for layer in dense[:-1])
+        if sizes != had:
+            raise ConfigError(f"{where}: hidden_layer_sizes is {self.hidden_layer_sizes!r} but the fitted network's "
+                              f"hidden layers are {had}; {how} continues the fitted network; "
+                              + fix.format(was=had))
+        if had:
+            act = dense[0].activation
+            was = {v: k for k, v in _ACTIVATIONS.items()}[None if act is None else act.name]
+            if self.activation != was:
+                raise ConfigError(f"{where}: activation is {self.activation!r} but the fitted network's is {was!r}; "
+                                  f"{how} continues the fitted network; " + fix.format(was=was))
+        target = get_backend(self.backend)
+        if self.dtype is not None and dtype_name(target.dtype(self.dtype)) != model.dtype:
+            raise ConfigError(f"{where}: dtype is {self.dtype!r} but the fitted network is {model.dtype}; {how} "
+                              "continues the fitted network (casting it would change its numbers); "
+                              + fix.format(was=model.dtype))
+        if target != model.backend:
+            model.to(target)
+
+    def _diverged(self, where: str, first: bool, epochs: int) -> str:
+        """NonFiniteLossError's message in the estimator's terms (anynet's names fit's own options)."""
+        state = self.model_.train_state
+        bad = state.step_losses[~np.isfinite(state.step_losses)]
+        what = (f"the training loss became {bad[0]}" if bad.size
+                else "the network's weights or outputs became non-finite (or too large to give finite outputs)")
+        left = "unfitted, as before this call" if first else "with the previous fit's network, as before this call"
+        tips = [f"lower learning_rate_init (now {self.learning_rate_init!r})",
+                "scale the inputs (e.g. sklearn.preprocessing.StandardScaler in a Pipeline)"]
+        if not is_classifier(self):
+            tips.append("scale the targets (sklearn.compose.TransformedTargetRegressor)")
+        if self.solver == "sgd" and self.momentum:
+            tips.append(f"lower momentum (now {self.momentum!r})")
+        tips.append(f"raise alpha (now {self.alpha!r})")
+        return (f"{where}: training diverged: {what} (in epoch {epochs + 1} of this call); " + ", ".join(tips)
+                + f", or check X and y for extreme values. The estimator is left {left}")
 
     def _split(self, X: np.ndarray, targets: np.ndarray, rng: np.random.RandomState,
                where: str) -> tuple[np.ndarray, np.ndarray, Callable[[Any], float]]:
@@ -506,7 +674,7 @@ class _BaseMLP(BaseEstimator):
         else:
             if self.batch_size > n:
                 warnings.warn(f"{where}: batch_size={self.batch_size} is larger than the {n} training samples; "
-                              f"using {n}", UserWarning, stacklevel=4)
+                              f"using {n}", UserWarning, stacklevel=5)
             batch = int(min(self.batch_size, n))
         # as scikit-learn: partial_fit continues the optimizer, every fit (warm or not) starts a new one
         opt = model.optimizer if incremental and model.optimizer is not None else self._optimizer()
@@ -692,9 +860,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         index = (out[:, 0] > 0).astype(np.int64) if out.shape[1] == 1 else np.argmax(out, axis=1)
         return index if encoded else self.classes_[index]
 
-    def predict(self, X: Any) -> np.ndarray:
-        """The predicted class of every row (an indicator row for several labels per sample)."""
-        return self._labels_of(self._outputs(X))
+    def predict(self, X: Any) -> Any:
+        """The predicted class of every row (an indicator row for several labels per sample: a SciPy
+        CSR matrix where the fit's ``y`` was sparse, as scikit-learn's)."""
+        labels = self._labels_of(self._outputs(X))
+        return _sparse.csr_matrix(labels) if vars(self).get("_sparse_y") and self._multilabel else labels
 
     def decision_function(self, X: Any) -> np.ndarray:
         """The logits: (n,) for two classes (positive means ``classes_[1]``), else (n, n_outputs)."""

@@ -455,6 +455,10 @@ class _Stdout:
                 self._gone()
         return len(text)
 
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
     def flush(self) -> None:
         if not self.closed_early:
             try:

@@ -260,3 +260,23 @@ def test_check_fits_counts_parameters_dtype_and_optimizer_state():
         cli.check_fits(10, 3, hidden, dtype="float64", slots=2, spec="s", memory=count * 8 * 4 - 1)
     cli.check_fits(10, 3, hidden, dtype="float32", slots=0, spec="s", memory=count * 4 * 2)
     assert json.dumps(cli.memory_bytes())  # an int (or null where the system does not say)
+
+
+def test_guarded_stdout_drops_what_comes_after_the_reader_left():
+    class Pipe:
+        def __init__(self):
+            self.got = []
+
+        def write(self, text):
+            if len(self.got) == 2:
+                raise BrokenPipeError(32, "Broken pipe")
+            self.got.append(text)
+
+        def flush(self):
+            pass
+
+    pipe = Pipe()
+    out = cli._Stdout(pipe)
+    out.writelines(["a\n", "b\n", "c\n", "d\n"])
+    print("e", file=out, flush=True)
+    assert pipe.got == ["a\n", "b\n"] and out.closed_early

@@ -53,6 +53,18 @@ How scikit-learn's algorithm is mapped onto anynet:
   restored. Reaching ``max_iter`` without converging emits scikit-learn's ``ConvergenceWarning``.
   ``warm_start`` continues the network with a new optimizer, ``partial_fit`` runs one epoch
   with the same optimizer, both as in scikit-learn.
+- Failures and changes: a ``fit`` or ``partial_fit`` that raises (bad data, a diverging loss, an
+  interrupt) leaves the estimator as it was before the call: unfitted after a first fit, else with
+  the previous network, optimizer state and fitted attributes exactly (scikit-learn keeps what an
+  interrupted fit trained; anynet keeps nothing half-done). A divergence raises
+  :class:`~anynet.errors.NonFiniteLossError` naming the estimator's parameters to change.
+  ``warm_start`` and ``partial_fit`` refuse a changed ``hidden_layer_sizes``, ``activation`` or
+  ``dtype`` with a :class:`~anynet.errors.ConfigError` naming it (scikit-learn keeps the old network
+  silently, or fails inside); a changed ``backend`` moves the network there and trains on. An
+  estimator refuses to be pickled (or fitted again) while it is fitting.
+- Sparse targets, Backend objects: a SciPy sparse ``y`` is densified (a classifier fit on a sparse label-indicator ``y``
+  predicts sparse indicators, as scikit-learn's); a :class:`~anynet.Backend` given as ``backend``
+  is stored as its spec, so the estimator clones and pickles.
 - ``loss_curve_`` holds scikit-learn's numbers: the epoch's mean loss on its scale plus every
   batch's L2 term ``0.5·alpha·‖W‖²`` over the epoch's rows (‖W‖² stays on the device until the
   epoch's end).
@@ -760,8 +772,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
         epsilon, n_iter_no_change, max_fun: scikit-learn's, with its defaults
             (``solver="lbfgs"`` is refused; ``max_fun`` is accepted for compatibility and unused).
-        backend: the anynet backend to train on (``"numpy"``, ``"torch:cuda:0"``, …; default: the
-            current one).
+        backend: the anynet backend to train on (``"numpy"``, ``"torch:cuda:0"``, …, or a
+            :class:`~anynet.Backend`, stored as its spec; default: the current one).
         dtype: the model's float type (default: float32 for float32 data, else float64).
 
     Attributes:

@@ -218,15 +218,36 @@ _F32_MAX = float(np.finfo(np.float32).max)
 
 def _check_fits_float32(X: np.ndarray, where: str, what: str) -> None:
     """float64 values beyond float32's range would silently become inf in a float32 model. Read in
-    row chunks by their minimum and maximum: no temporary the size of the data."""
+    row chunks by their minimum and maximum: no temporary the size of the data. (NaN and ±inf are
+    left to the finiteness check, which names them.)"""
     top = 0.0
     for _, part in row_chunks(X):
         if part.size:
             top = max(top, float(part.max()), -float(part.min()))
-    if top > _F32_MAX:
-        raise InputError(f"{where}: {what} holds magnitudes up to {top:.3g}, beyond float32's range "
-                         f"(±{_F32_MAX:.3g}), but the model is float32; scale the data or use a float64 model "
-                         "(dtype='float64')")
+    if _F32_MAX < top < math.inf:
+        _beyond_float32(top, where, what)
+
+
+def _beyond_float32(top: float, where: str, what: str) -> None:
+    raise InputError(f"{where}: {what} holds magnitudes up to {top:.3g}, beyond float32's range "
+                     f"(±{_F32_MAX:.3g}), but the model is float32; scale the data or use a float64 model "
+                     "(dtype='float64')")
+
+
+def _check_y_fits(model: Any, y: Any, where: str) -> None:
+    """Float targets wider than float32 for a float32 model: checked as X is (:func:`_check_fits_float32`,
+    in row chunks on the host; one reduction and one read for an array on the device), as they would
+    become inf, and the loss with them."""
+    if model.dtype != "float32" or dtype_name(y.dtype) not in ("float64", "longdouble", "float128"):
+        return
+    if isinstance(y, np.ndarray):
+        _check_fits_float32(y, where, "y")
+        return
+    xp = model.backend.xp
+    if math.prod(y.shape):
+        top = float(xp.max(xp.abs(y)))
+        if _F32_MAX < top < math.inf:
+            _beyond_float32(top, where, "y")
 
 
 def n_rows(x: Array | dict[str, Array]) -> int:
@@ -247,6 +268,7 @@ def prepare_y(model: Any, y: Any, loss: Any, n: int, where: str, *, by_rows: boo
     if len(y.shape) == 0 or y.shape[0] != n:
         raise InputError(f"{where}: y has {y.shape[0] if len(y.shape) else 0} rows but X has {n} samples; "
                          "they must match")
+    _check_y_fits(model, y, where)
     if by_rows and isinstance(y, np.ndarray) and (_mapped(y) or (model.backend.name == "numpy" and
                                                                  y.nbytes >= READ_BY_ROWS_BYTES)):
         return _targets_by_rows(model, y, loss, where)  # as X: prepared (one-hot, dtype) batch by batch
@@ -498,15 +520,37 @@ def x_batches(model: Any, X: Any, where: str) -> Iterator[tuple[Any, Array]]:
         yield item, prepare_x(model, item, f"{where}: batch {i}")
 
 
-def evaluation_batches(model: Any, X: Any, y: Any, loss: Any, batch_size: int | None, where: str) -> Any:
+def stream_steps(X: Any, steps: Any, where: str) -> int | None:
+    """``steps`` of ``predict`` and ``evaluate`` checked: an int ≥ 1, the most batches read of a stream X,
+    or None, which a one-shot iterator (a generator, ``iter(X) is X``) may not have: it may never end,
+    and its outputs would grow without bound. Arrays refuse ``steps`` (``batch_size`` splits them)."""
+    if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise InputError(f"{where}: steps must be an int ≥ 1 (the most batches to read), got {steps!r}")
+        if not is_stream(X):
+            raise InputError(f"{where}: steps applies to a stream of batches, and X is one data set "
+                             f"({type(X).__name__}); leave steps out (batch_size sets the rows per forward pass)")
+        return int(steps)
+    if isinstance(X, Iterator):
+        call = where.rsplit(".", 1)[-1]
+        raise InputError(f"{where}: X is a one-shot iterator ({type(X).__name__}), which may never end (a "
+                         f"'while True' generator does not); give steps=, the number of batches to read, e.g. "
+                         f"model.{call}(batches(), steps=100), or give a re-iterable that ends, such as a list or a "
+                         "DataLoader")
+    return None
+
+
+def evaluation_batches(model: Any, X: Any, y: Any, loss: Any, batch_size: int | None, where: str, *,
+                       steps: int | None = None) -> Any:
     """``(X, y)`` checked once and served in order, ``batch_size`` rows at a time (default: all, or
     :func:`forward_rows` for data read by rows); or an iterable of ``(X, y)`` batches (y None), each
-    checked as it arrives."""
+    checked as it arrives, at most ``steps`` of them (:func:`stream_steps`)."""
     if is_stream(X) or y is None:
         _check_stream_call(X, y, where)
         if batch_size is not None:
             raise InputError(f"{where}: batch_size does not apply to a stream of batches; leave it out")
-        return StreamBatches(model, X, loss=loss, steps=None, where=where)
+        return StreamBatches(model, X, loss=loss, steps=stream_steps(X, steps, where), where=where)
+    stream_steps(X, steps, where)  # (refuses steps for arrays)
     Xd = prepare_x(model, X, where, by_rows=True)
     yd = prepare_y(model, y, loss, n_rows(Xd), where, by_rows=True)
     if batch_size is None and (reads_by_rows(Xd) or reads_by_rows(yd)):
@@ -653,7 +697,7 @@ class StreamBatches:
         source: an iterable of ``(X, y)`` pairs. A re-iterable (``iter()`` gives a fresh iterator:
             a list, a DataLoader) is one pass per epoch; a one-shot iterator (a generator) gives
             ``steps`` batches per epoch, so ``fit`` needs ``steps`` for it.
-        loss: checks the targets; steps: batches per epoch (a cap for a re-iterable).
+        loss: checks the targets; steps: batches per epoch (a cap for a re-iterable, and for scoring).
         fitting: ``fit``'s batches (a DataFrame's column names are recorded, a one-shot iterator
             needs ``steps``); min_batch: the fewest rows a training batch may have (BatchNorm: 2).
 
@@ -688,7 +732,7 @@ class StreamBatches:
             try:
                 item = next(it)
             except StopIteration:
-                if self.one_shot and self.steps is not None:
+                if self.one_shot and self.steps is not None and self.fitting:
                     raise InputError(f"{self.where}: the stream ran out at epoch {self.model.train_state.epoch}, "
                                      f"batch {i} (counting from 0): steps_per_epoch={self.steps} asks for more "
                                      "batches than it had left; lower steps_per_epoch or epochs, or give a longer "

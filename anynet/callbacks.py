@@ -59,6 +59,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .backends import to_numpy
 from .errors import ConfigError, InputError, NonFiniteLossError
 from .schedules import Scaled
 
@@ -171,18 +172,27 @@ class History(Callback):
 
 
 class NonFiniteCheck(Callback):
-    """Stops training when a step's loss or a parameter is NaN or infinite.
+    """Stops training when a step's loss, a parameter, or the model's outputs are NaN or infinite.
 
     ``"raise"`` raises :class:`~anynet.NonFiniteLossError` naming the step; ``"stop"`` restores the
     parameters and buffers of the last finite epoch and stops. The check runs at the end of every
-    epoch on values read once (the losses) and on one device-side reduction of the parameters, so a
-    divergence in an epoch's last step is caught too.
+    epoch, before the callbacks after it (a checkpoint is never written of a state it refuses), on
+    values read once: the losses, and one device-side reduction of the parameters and of ``probe``.
+
+    A step's loss is computed before its update, so the last step's update is seen only by the
+    parameters, and parameters made finite but huge (an update with an enormous step) only by the
+    outputs they give: ``fit`` passes ``probe`` (:class:`anynet.training.LastBatch`), which runs the
+    model once on the epoch's last batch.
+
+    Arguments:
+        on_nonfinite: ``"raise"`` or ``"stop"``.
+        probe: ``probe(model)`` → a 0-d device boolean, whether the outputs are finite (or None).
     """
 
-    def __init__(self, on_nonfinite: str = "raise") -> None:
+    def __init__(self, on_nonfinite: str = "raise", *, probe: Callable[[Any], Any] | None = None) -> None:
         if on_nonfinite not in ("raise", "stop"):
             raise ConfigError(f"fit: on_nonfinite must be 'raise' or 'stop', got {on_nonfinite!r}")
-        self.mode = on_nonfinite
+        self.mode, self.probe = on_nonfinite, probe
         self._snapshot: dict[str, Any] | None = None
 
     def on_epoch_begin(self, model: Any, epoch: int, logs: Logs) -> None:
@@ -197,26 +207,45 @@ class NonFiniteCheck(Callback):
         if bad.size:
             first = int(bad[0])
             step, why = state.step - len(values) + first, f"the loss became {values[first]}"
-            batch = first + 1
-        elif not _all_finite(model):
-            step, why, batch = state.step - 1, "the parameters became non-finite", len(values)
+            batch, held = first + 1, "non-finite values"
         else:
-            return
+            params, outputs = _finite_now(model, self.probe)
+            if params and outputs:
+                return
+            step, batch, held = state.step - 1, len(values), "non-finite values"
+            if not params:
+                why = "the parameters became non-finite"
+            else:
+                why, held = ("the model's outputs (or loss) on the epoch's last batch became non-finite after the "
+                             "update", f"values up to {_largest(model):.3g}, too large to give finite outputs")
         if self.mode == "stop":
             if self._snapshot is not None:
                 model.load_state_dict(self._snapshot)
             raise StopTraining(f"non-finite at step {step}")
         raise NonFiniteLossError(
             f"{type(model).__name__}.fit: {why} at step {step} (epoch {epoch + 1}, batch {batch}); lower the "
-            f"learning rate, clip gradients (clip_norm=) or check the data. The parameters now hold non-finite "
-            f"values; no checkpoint was written after step {step}")
+            f"learning rate, clip gradients (clip_norm=) or check the data. The parameters now hold {held}; no "
+            f"checkpoint was written after step {step}")
 
 
-def _all_finite(model: Any) -> bool:
-    """One 0-d reduction over every parameter, read once."""
+def _finite_now(model: Any, probe: Callable[[Any], Any] | None) -> tuple[bool, bool]:
+    """``(every parameter is finite, probe's outputs are)``: one 0-d reduction per parameter and the
+    probe's flag, stacked and read once."""
     xp = model.backend.xp
     flags = [xp.all(xp.isfinite(p)) for p in model.parameters().values()]
-    return bool(xp.all(xp.stack(flags))) if flags else True
+    params = xp.all(xp.stack(flags)) if flags else xp.asarray(True)
+    outputs = probe(model) if probe is not None else None
+    if outputs is None:
+        return bool(params), True
+    both = np.asarray(to_numpy(xp.stack([params, outputs])))  # the one host read
+    return bool(both[0]), bool(both[1])
+
+
+def _largest(model: Any) -> float:
+    """The largest parameter magnitude (read for the error message only)."""
+    xp = model.backend.xp
+    tops = [xp.max(xp.abs(p)) for p in model.parameters().values() if math.prod(p.shape)]
+    return float(xp.max(xp.stack(tops))) if tops else 0.0
 
 
 class ProgressBar(Callback):

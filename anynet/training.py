@@ -12,9 +12,13 @@ part of the network.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+import itertools
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -32,6 +36,7 @@ from .batches import (
     reads_by_rows,
     rows,
     serve,
+    stream_steps,
     training_batches,
     x_batches,
 )
@@ -98,6 +103,43 @@ def compile_state(model: Any, where: str, loss: Any, optimizer: Any, metrics: An
     return state
 
 
+#: the models being fitted now, each with the thread fitting it; read and written under _FITTING_LOCK. Kept
+#: outside the model (weakly: a model dropped is forgotten), so pickle and deepcopy never see a lock
+_FITTING: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_FITTING_LOCK = threading.Lock()
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _one_fit_at_a_time(train: _F) -> _F:
+    """Refuse a second ``fit`` of one model while the first runs (in another thread, or from a callback):
+    two loops stepping the same parameters and counters would interleave their updates and epochs. A
+    non-blocking claim: the second call fails at once instead of waiting."""
+
+    @functools.wraps(train)
+    def sole(model: Any, *args: Any, **kwargs: Any) -> Any:
+        where, me = f"{type(model).__name__}.fit", threading.get_ident()
+        with _FITTING_LOCK:
+            owner = _FITTING.get(model)
+            if owner is None:
+                _FITTING[model] = me
+        if owner == me:
+            raise InputError(f"{where}: fit was called again while this model is being fitted, from inside the "
+                             "running fit (a callback?); stop the running fit first (model.stop_training = True), "
+                             "or fit a copy (copy.deepcopy(model))")
+        if owner is not None:
+            raise InputError(f"{where}: this model is already being fitted in another thread; two fits of one model "
+                             "would interleave their steps and epoch counts. Wait for that fit to return (e.g. "
+                             "join its thread), or fit a copy in this thread (copy.deepcopy(model))")
+        try:
+            return train(model, *args, **kwargs)
+        finally:
+            with _FITTING_LOCK:
+                _FITTING.pop(model, None)
+
+    return sole  # type: ignore[return-value]
+
+
+@_one_fit_at_a_time
 def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any = None, epochs: int = 1,
         batch_size: int = UNSET, shuffle: bool = UNSET, seed: Any = None, validation_data: Any = None,
         validation_split: float | None = None, metrics: Any = (), callbacks: Sequence[cb.Callback] = (),
@@ -136,8 +178,9 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
     dp = DataParallel.of(comm, model, where)
     if dp is not None and dp.rank != 0:  # one process reports and writes files
         verbose, callbacks = 0, [c for c in callbacks if not getattr(c, "root_only", False)]
-    hooks = cb.CallbackList([cb.NonFiniteCheck(on_nonfinite), history := cb.History(), cb.ProgressBar(verbose),
-                             *callbacks])
+    last_batch = LastBatch(dp)  # NonFiniteCheck runs the model on it once per epoch
+    hooks = cb.CallbackList([cb.NonFiniteCheck(on_nonfinite, probe=last_batch), history := cb.History(),
+                             cb.ProgressBar(verbose), *callbacks])
     state = compile_state(model, where, loss, optimizer, metrics)
     if seed is not None:
         model.rng = as_generator(seed)
@@ -156,10 +199,11 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
             opt = state.optimizer
             assert opt is not None  # compile_state refused a fit without one
             lr = opt.current_lr()  # the rate the epoch starts with (callbacks may have set it)
-            logs = train_epoch(model, batches, hooks, dp)
+            logs = train_epoch(model, batches, hooks, dp, where=where, last=last_batch)
             if val is not None:
                 shared = dp if getattr(val, "sharded", False) else None
-                logs.update({f"val_{k}": v for k, v in score(model, val, dp=shared).items()})
+                scored = score(model, val, dp=shared, where=f"{where} (validation_data, epoch {epoch + 1})")
+                logs.update({f"val_{k}": v for k, v in scored.items()})
             logs["lr"] = lr
             state.epoch = epoch + 1
             hooks.on_epoch_end(model, epoch, logs)
@@ -167,6 +211,8 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
                 break
     except cb.StopTraining:
         pass
+    finally:
+        last_batch.batch = None  # (the batch is not kept on the device after fit)
     hooks.on_train_end(model)
     return history
 
@@ -183,11 +229,13 @@ def _refuse_dask(X: Any, where: str) -> None:
 
 
 def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.CallbackList,
-                dp: DataParallel | None = None) -> dict[str, float]:
+                dp: DataParallel | None = None, *, where: str = "fit",
+                last: LastBatch | None = None) -> dict[str, float]:
     """One pass over ``batches``: forward, backward and an optimizer step per batch. The losses stay
     on the device and are read once at the end; returns the epoch's mean loss and metrics. With
     ``dp`` the batches are this process's slices (``batches.current`` says where each sits) and the
-    gradients, losses and metrics are summed over the processes."""
+    gradients, losses and metrics are summed over the processes. ``last`` is given the epoch's last
+    batch. A pass that gives no batch raises :class:`~anynet.InputError` (there is no loss to report)."""
     state = model.train_state
     loss, opt, xp = state.loss, state.optimizer, model.backend.xp
     mets = [metrics_mod.get(m, loss=loss) for m in state.metrics]
@@ -216,13 +264,57 @@ def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.Ca
             if per_batch:
                 hooks.on_batch_end(model, state.step, {"loss": value, "size": sizes[-1]})
             state.step += 1
-    state.step_losses = to_numpy(xp.stack(values)).astype(np.float64) if values else np.zeros(0)
+    if not values:
+        _no_batches(batches, state.epoch, where)
+    if last is not None:
+        last.batch = (xb, yb)  # the loop's last: nothing is kept per step
+    state.step_losses = to_numpy(xp.stack(values)).astype(np.float64)
     if dp is not None:  # (the step losses are the global batches': summed with the gradients)
         dp.reduce_metrics(mets)
     with np.errstate(invalid="ignore", over="ignore"):
         logs = {"loss": float(np.dot(state.step_losses, sizes) / max(sum(sizes), 1))}
     logs.update({m.name: m.result() for m in mets})
     return logs
+
+
+def _no_batches(batches: Any, epoch: int, where: str) -> None:
+    source = getattr(batches, "source", batches)
+    raise InputError(
+        f"{where}: epoch {epoch + 1} had no batches: the {type(source).__name__} of (X, y) batches gave none on this "
+        "pass, so there is no loss to report (and nothing was trained). A torch DataLoader with drop_last=True "
+        "gives none when the data set has fewer samples than batch_size (lower batch_size or set drop_last=False); "
+        "an iterable must give batches on every pass (a generator runs dry after one: give steps_per_epoch, or a "
+        "list)")
+
+
+class LastBatch:
+    """The last training batch of an epoch, and :meth:`__call__`: whether the model's outputs and loss on
+    it are finite now, after the epoch's last step (whose own loss was computed before its update).
+
+    Called by :class:`~anynet.callbacks.NonFiniteCheck` once per epoch: one forward (inference mode: no
+    Dropout draw, no BatchNorm update) and no host read of its own; with ``dp`` the flags of every
+    process's slice are summed, so every process decides alike. Finite parameters can still be far
+    too large (an update with a huge step): their outputs overflow."""
+
+    def __init__(self, dp: DataParallel | None = None) -> None:
+        self.dp = dp
+        self.batch: tuple[Array, Array] | None = None
+
+    def __call__(self, model: Any) -> Array | None:
+        """A 0-d device boolean (None before the first batch); the batch is dropped."""
+        if self.batch is None:
+            return None
+        (xb, yb), self.batch = self.batch, None
+        xp = model.backend.xp
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = model.forward(xb)[0]
+            ok = xp.all(xp.isfinite(out))
+            if n_rows(xb):  # (a process with no rows of a short last batch has no loss)
+                ok = xp.logical_and(ok, xp.all(xp.isfinite(model.train_state.loss.compute(out, yb)[0])))
+        if self.dp is None:
+            return ok
+        bad = self.dp.allreduce(xp.astype(xp.logical_not(ok), out.dtype))  # the processes whose outputs are not
+        return bad == 0
 
 
 # -- predict and evaluate ----------------------------------------------------------------------
@@ -255,17 +347,20 @@ def _returned(X: Any, out: Array, fresh: bool = False) -> Array:
     return to_numpy(out) if not is_array(first) or isinstance(first, np.ndarray) else out
 
 
-def _outputs(model: Any, X: Any, batch_size: int | None, where: str) -> tuple[Any, Array, bool]:
+def _outputs(model: Any, X: Any, batch_size: int | None, where: str,
+             steps: int | None = None) -> tuple[Any, Array, bool]:
     """``(X or a stream's first batch, the model's outputs for all of X on the device, whether they
-    are a fresh NumPy array)``."""
+    are a fresh NumPy array)``; of a stream, at most ``steps`` batches."""
     if batch_size is not None:
         _count(where, "batch_size", batch_size)
+    steps = stream_steps(X, steps, where)
     if not is_stream(X):
         return (X, *_forward_batches(model, prepare_x(model, X, where, by_rows=True), batch_size))
     if batch_size is not None:
         raise InputError(f"{where}: batch_size does not apply to a stream of batches; leave it out")
     first, outs = None, []
-    for given, xb in x_batches(model, X, where):  # one batch on the device at a time
+    source = X if steps is None else itertools.islice(X, steps)  # (islice reads no batch beyond the last)
+    for given, xb in x_batches(model, source, where):  # one batch on the device at a time
         first = given if first is None else first
         outs.append(model.forward(xb)[0])
     if not outs:
@@ -273,31 +368,36 @@ def _outputs(model: Any, X: Any, batch_size: int | None, where: str) -> tuple[An
     return first, outs[0] if len(outs) == 1 else model.backend.xp.concat(outs, axis=0), False
 
 
-def predict(model: Any, X: Any, *, batch_size: int | None = None) -> Array:
+def predict(model: Any, X: Any, *, batch_size: int | None = None, steps: int | None = None) -> Array:
     """Outputs of ``model`` for ``X``: NumPy in (or lists) → NumPy out; device arrays stay. X may
     be an iterable of X batches (or of ``(X, …)`` tuples, as a DataLoader gives): the outputs are
     concatenated, of the first batch's kind. A ``numpy.memmap`` (or any large array) goes through
-    the model a chunk of rows at a time: memory for the outputs, not for every row's intermediates."""
+    the model a chunk of rows at a time: memory for the outputs, not for every row's intermediates.
+
+    ``steps``: read at most this many batches of a stream. A one-shot iterator (a generator) needs it,
+    as it may never end; a re-iterable (a list, a DataLoader) is read to its end without it."""
     where = f"{type(model).__name__}.predict"
-    return _returned(*_outputs(model, X, batch_size, where))
+    return _returned(*_outputs(model, X, batch_size, where, steps))
 
 
-def predict_proba(model: Any, X: Any, *, batch_size: int | None = None) -> Array:
-    """Class probabilities for ``X`` (arrays or an iterable of batches, as :func:`predict`): the
-    outputs as the training loss reads them (softmax or sigmoid of logits, probabilities as they are)."""
+def predict_proba(model: Any, X: Any, *, batch_size: int | None = None, steps: int | None = None) -> Array:
+    """Class probabilities for ``X`` (arrays or an iterable of batches, with ``steps`` as :func:`predict`):
+    the outputs as the training loss reads them (softmax or sigmoid of logits, probabilities as they are)."""
     where = f"{type(model).__name__}.predict_proba"
     loss = model.train_state.loss
     if loss is None:
         raise InputError(f"{where}: the model has no loss yet, so it cannot tell whether its outputs are logits; "
                          "fit it first, or use predict()")
-    first, out, _ = _outputs(model, X, batch_size, where)
+    first, out, _ = _outputs(model, X, batch_size, where, steps)
     return _returned(first, loss.to_proba(out))
 
 
 def score(model: Any, batches: Iterable[tuple[Array, Array]], *, loss: Any = None,
-          metrics: Sequence[str] | None = None, dp: DataParallel | None = None) -> dict[str, float]:
+          metrics: Sequence[str] | None = None, dp: DataParallel | None = None,
+          where: str = "score") -> dict[str, float]:
     """Loss and metrics over prepared ``(X, y)`` batches (default: the training state's); with
-    ``dp``, the batches are this process's slices and the sums are taken over every process."""
+    ``dp``, the batches are this process's slices and the sums are taken over every process.
+    Batches without a row raise :class:`~anynet.InputError` naming ``where``."""
     state = model.train_state
     loss = state.loss if loss is None else loss
     mets = [metrics_mod.get(m, loss=loss) for m in (state.metrics if metrics is None else metrics)]
@@ -313,15 +413,21 @@ def score(model: Any, batches: Iterable[tuple[Array, Array]], *, loss: Any = Non
     if dp is not None:  # every process saw rows of every batch (ArrayBatches' shard rule)
         total, n = dp.allreduce(total), dp.comm.allreduce(n)
         dp.reduce_metrics(mets)
+    if n == 0:
+        source = getattr(batches, "source", batches)
+        raise InputError(f"{where}: there is nothing to score: the {type(source).__name__} of (X, y) batches gave no "
+                         "batches on this pass; give a non-empty list or DataLoader (a DataLoader with "
+                         "drop_last=True gives none when it holds fewer samples than its batch_size)")
     logs = {"loss": float(total) / n}
     logs.update({m.name: m.result() for m in mets})
     return logs
 
 
 def evaluate(model: Any, X: Any, y: Any = None, *, loss: Any = None, metrics: Any = None,
-             batch_size: int | None = None) -> dict[str, float]:
-    """``{"loss": …, metric: …}`` on ``(X, y)``, or on X an iterable of ``(X, y)`` batches (y None);
-    the loss and metrics default to the last fit's."""
+             batch_size: int | None = None, steps: int | None = None) -> dict[str, float]:
+    """``{"loss": …, metric: …}`` on ``(X, y)``, or on X an iterable of ``(X, y)`` batches (y None),
+    at most ``steps`` of them (a one-shot iterator, e.g. a generator, needs ``steps``: it may never
+    end); the loss and metrics default to the last fit's."""
     where = f"{type(model).__name__}.evaluate"
     loss = get_loss(loss) if loss is not None else model.train_state.loss
     names = metric_names(metrics) if metrics is not None else list(model.train_state.metrics)
@@ -329,4 +435,5 @@ def evaluate(model: Any, X: Any, y: Any = None, *, loss: Any = None, metrics: An
         raise InputError(f"{where}: give loss= (the model has not been fit), e.g. loss='mse'")
     if batch_size is not None:
         _count(where, "batch_size", batch_size)
-    return score(model, evaluation_batches(model, X, y, loss, batch_size, where), loss=loss, metrics=names)
+    return score(model, evaluation_batches(model, X, y, loss, batch_size, where, steps=steps), loss=loss,
+                 metrics=names, where=where)

@@ -178,16 +178,17 @@ def test_numpy_reads_the_data_set_in_place_other_backends_copy_it_once(backend):
 
 
 class NaNAtStep(MSE):
-    """MSE that returns NaN at one given call: a fault injected at step k."""
+    """MSE that returns NaN while ``model`` takes step k: a fault injected at step k (read from the
+    model's step counter, as fit also computes the loss outside the steps, once per epoch)."""
 
-    def __init__(self, k):
+    def __init__(self, k, model):
         super().__init__()
-        self.k, self.calls = k, 0
+        self.k, self.model = k, model
+        self.name = "mse"  # saved as the MSE it is, so the checkpoint written before the fault loads
 
     def compute(self, pred, target):
         value, back = super().compute(pred, target)
-        self.calls += 1
-        return (value * float("nan") if self.calls == self.k + 1 else value), back
+        return (value * float("nan") if self.model.train_state.step == self.k else value), back
 
 
 def test_nonfinite_loss_names_the_step_and_no_nan_checkpoint(tmp_path):
@@ -196,7 +197,7 @@ def test_nonfinite_loss_names_the_step_and_no_nan_checkpoint(tmp_path):
     model = _model()
     ck = ModelCheckpoint(str(tmp_path / "last.safetensors"))
     with pytest.raises(NonFiniteLossError, match="at step 23 .epoch 3, batch 4"):
-        model.fit(X, y, loss=NaNAtStep(23), optimizer=optim.SGD(lr=0.01), epochs=5, batch_size=10,
+        model.fit(X, y, loss=NaNAtStep(23, model), optimizer=optim.SGD(lr=0.01), epochs=5, batch_size=10,
                   callbacks=[ck], verbose=0)
     saved = anynet.load(tmp_path / "last.safetensors")
     assert saved.train_state["epoch"] == 2
@@ -207,7 +208,7 @@ def test_nonfinite_stop_mode_restores_the_epoch_start():
     g = np.random.default_rng(0)
     X, y = g.standard_normal((100, 4)), g.standard_normal((100, 3))
     model = _model()
-    hist = model.fit(X, y, loss=NaNAtStep(23), optimizer=optim.SGD(lr=0.01), epochs=5, batch_size=10,
+    hist = model.fit(X, y, loss=NaNAtStep(23, model), optimizer=optim.SGD(lr=0.01), epochs=5, batch_size=10,
                      on_nonfinite="stop", verbose=0)
     assert len(hist["loss"]) == 2
 

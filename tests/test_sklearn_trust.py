@@ -47,7 +47,9 @@ def _fitted_state(est) -> dict:
             "opt": {k: anynet.to_numpy(v).copy() for k, v in opt.state_dict().items()},
             "opt_counts": (opt.iterations, opt.current_lr(), opt.weight_decay),
             "steps": (model.train_state.epoch, model.train_state.step),
-            "attrs": (est.n_iter_, est.t_, list(est.loss_curve_), est.loss_, est.best_loss_, est._no_improvement_count),
+            "attrs": (est.n_iter_, est.t_, list(est.loss_curve_), est.loss_, est.best_loss_, est._no_improvement_count,
+                      None if est.validation_scores_ is None else list(est.validation_scores_),
+                      est.best_validation_score_),
             "backend": model.backend.spec}
 
 
@@ -104,13 +106,14 @@ def test_a_refit_that_fails_keeps_the_previous_model():
 
 
 @quiet
-@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+@pytest.mark.parametrize("how", ["warm_start", "warm_start early stopping", "partial_fit"])
 def test_a_continued_fit_that_fails_leaves_the_previous_model_exactly(how):
     """Same coefs_, predictions, optimizer state and counters; and training on from there gives what
     an estimator that never saw the failed call gives (the optimizer and the rule's state are back)."""
     X, y = _iris()
     kw = {"hidden_layer_sizes": (6,), "max_iter": 5, "random_state": 1, "learning_rate_init": 0.01, "solver": "sgd",
-          "batch_size": 32}
+          "batch_size": 32, "early_stopping": how.endswith("early stopping")}
+    how = how.split()[0]
     ours, twin = MLPClassifier(warm_start=True, **kw), MLPClassifier(warm_start=True, **kw)
     if how == "warm_start":
         ours.fit(X, y), twin.fit(X, y)

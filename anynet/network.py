@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import Backend, get_backend, is_array, resolve
+from .backends import Backend, get_backend, is_array, resolve, to_device, to_numpy
 from .dtypes import dtype_name
 from .errors import AnynetError, ConfigError, InputError, InputTypeError, StateDictError
 from .layers.base import Array, Backward, Layer
@@ -329,13 +329,26 @@ def _staged(net: Graph, state: Mapping[str, Any], strict: bool) -> list[tuple[La
         if tuple(value.shape) != shapes[path]:
             raise StateDictError(f"{where}: {path!r} has shape {tuple(value.shape)}, the model needs {shapes[path]}")
         layer = net.nodes[node]
-        if isinstance(value, np.ndarray):
+        if type(layer).check_state is not Layer.check_state:  # the layer checks values: on the host
             try:
-                layer.check_state(key, value)
+                layer.check_state(key, value if isinstance(value, np.ndarray) else to_numpy(value))
             except AnynetError as exc:
                 raise StateDictError(f"{where}: {path!r}: {exc}") from None
-        staged.append((layer, key, net.backend.asarray(value, dtype=net.dtype)))
+        staged.append((layer, key, _on_backend(net, value)))
     return staged
+
+
+def _on_backend(net: Graph, value: Array) -> Array:
+    """A copy of ``value`` (NumPy, or an array of any backend and device) on the network's backend
+    and dtype. A device array moves with ``to_device`` (DLPack, or its library's own host copy):
+    ``numpy.asarray`` on it, which ``Backend.asarray`` does, is refused by CuPy and by
+    ``array_api_strict:device1``; one already on the backend is copied there, never via the host."""
+    if isinstance(value, np.ndarray):
+        return net.backend.asarray(value, dtype=net.dtype)
+    moved = to_device(value, net.backend)
+    # to_device returns the array itself when it is already here: the copy is still owed, as the
+    # caller keeps its array (EarlyStopping's best weights) and training updates ours in place
+    return net.backend.xp.astype(moved, net.backend.dtype(net.dtype), copy=moved is value)
 
 
 def _summary(net: Graph) -> str:

@@ -1,9 +1,15 @@
 """The backend × dtype test matrix.
 
-A test that takes the ``backend`` fixture runs once per backend (numpy, array_api_strict, torch,
-jax, cupy); one that also takes ``dtype`` runs for float32 and float64. A backend that is not
-installed, or has no device, is skipped with the reason, except those named in
-``--require-backends`` (CI names every one but cupy), which fail instead.
+A test that takes the ``backend`` fixture runs once per backend (numpy, array_api_strict,
+array_api_strict:device1, torch, jax, cupy); one that also takes ``dtype`` runs for float32 and
+float64. A backend that is not installed, or has no device, is skipped with the reason, except
+those named in ``--require-backends`` (CI names every one but cupy), which fail instead; a name
+there that is not in the matrix is a usage error, so a typo cannot quietly require nothing.
+
+``array_api_strict:device1`` is the GPU stand-in: array-api-strict's second device refuses
+``numpy.asarray`` exactly as CuPy does, so code that converts a device array implicitly fails
+here on any machine, not only on a GPU. Its tests are named ``test_x[array_api_strict:device1]``
+(select them with ``-k device1``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from hypothesis import HealthCheck, settings
 import anynet
 from anynet.errors import BackendUnavailableError
 
-MATRIX = ["numpy", "array_api_strict", "torch", "jax", "cupy"]
+#: backend specs: a name, or name:device for a second device of one library
+MATRIX = ["numpy", "array_api_strict", "array_api_strict:device1", "torch", "jax", "cupy"]
 DTYPES = ["float32", "float64"]
 
 settings.register_profile(
@@ -44,7 +51,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _required(config: pytest.Config) -> set[str]:
-    return {b.strip() for b in config.getoption("--require-backends").split(",") if b.strip()}
+    """The specs of ``--require-backends``: split at commas only (a spec may hold a colon,
+    ``array_api_strict:device1``), spaces and case ignored."""
+    return {b.strip().lower() for b in config.getoption("--require-backends").split(",") if b.strip()}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    unknown = sorted(_required(config) - set(MATRIX))
+    if unknown:
+        raise pytest.UsageError(f"--require-backends names {', '.join(unknown)}, not in the test matrix; "
+                                f"use some of: {','.join(MATRIX)}")
 
 
 def load_backend(name: str, config: pytest.Config) -> anynet.Backend:

@@ -178,10 +178,11 @@ def gradcheck(
 
     def value_at(xv: Any) -> float:
         replay()
+        # one explicit host read per evaluation (float() on a device array is an implicit one)
         if is_loss:
-            return float(target.compute(xv, y)[0])
+            return float(to_numpy(target.compute(xv, y)[0]))
         out, _ = target.forward(xv, training=training)
-        return float(xp.sum(out * dy))
+        return float(to_numpy(xp.sum(out * dy)))
 
     if is_loss:
         _, y = target.check(x, y)

@@ -72,6 +72,7 @@ except ImportError as exc:  # the optional extra is missing
 
 from . import checkpoint, training
 from . import metrics as metrics_mod
+from .backends import to_numpy
 from .batches import evaluation_batches, n_rows
 from .errors import AnynetError, InputError, InputTypeError
 from .losses import get as get_loss
@@ -302,7 +303,7 @@ def _score_chunk(model: Any, start: int, *blocks: Array, names: list[str] | None
             total, count = total + loss.compute(out, yb)[0] * float(rows), count + rows
             for m in mets:
                 m.update(out, yb)
-    return float(total), count, mets
+    return float(to_numpy(total)), count, mets  # the chunk's one host read, an explicit transfer
 
 
 # -- adding up the chunks' metrics ---------------------------------------------------------------

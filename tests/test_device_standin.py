@@ -65,6 +65,11 @@ def _on_device(model: Sequential) -> bool:
     return all(anynet.backend_of(v).spec == DEVICE for v in model.state_dict().values())
 
 
+def _fit(model, X, y, **kw):
+    model.fit(X, y, **{"loss": "mse", "optimizer": "adam", "epochs": 2, "batch_size": 16, "verbose": 0, **kw})
+    return model
+
+
 def _fit_both(make_callbacks=lambda tag: [], **options):
     """The same fit on NumPy and on the stand-in: ``(numpy model, device model, their histories)``."""
     X, y, _ = _data()
@@ -359,6 +364,16 @@ def test_memmaps_train_and_predict_by_rows(device, tmp_path):
     assert dev.evaluate(xm, y)["loss"] == pytest.approx(ref.evaluate(X, y)["loss"], rel=1e-12)
 
 
+def test_dask_predict_and_evaluate_per_chunk(device):
+    da = pytest.importorskip("dask.array")
+    X, y, _ = _data()
+    ref, dev = (_fit(_net(spec), X, y) for spec in ("numpy", DEVICE))
+    Xd, yd = da.from_array(X, chunks=(20, 3)), da.from_array(y, chunks=(20, 1))
+    np.testing.assert_allclose(dev.predict(Xd).compute(scheduler="synchronous"), ref.predict(X), **TOL)
+    got, want = dev.evaluate(Xd, yd), ref.evaluate(X, y)
+    assert got["loss"] == pytest.approx(want["loss"], rel=1e-12)
+
+
 # -- anynet.testing ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", [lambda: Dense(3, 4, activation="tanh", seed=0), lambda: BatchNorm(3),
                                   lambda: LayerNorm(3), lambda: Dropout(0.5)], ids=["Dense", "BatchNorm",
@@ -420,11 +435,6 @@ def _pending(path: str):
     return pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"fixed by patch to {path}")
 
 
-def _fit(model, X, y, **kw):
-    model.fit(X, y, **{"loss": "mse", "optimizer": "adam", "epochs": 2, "batch_size": 16, "verbose": 0, **kw})
-    return model
-
-
 def _entry_fit(tmp_path):
     X, y, _ = _data()
     return _fit(_net(DEVICE), X, y, callbacks=[callbacks.EarlyStopping("loss", restore_best_weights=True),
@@ -463,6 +473,13 @@ def _entry_onnx(tmp_path):
     anynet_onnx.export(_net(DEVICE), tmp_path / "m.onnx")
 
 
+def _entry_dask(tmp_path):
+    da = pytest.importorskip("dask.array")
+    X, y, _ = _data()
+    model = _fit(_net(DEVICE), X, y)
+    model.evaluate(da.from_array(X, chunks=(20, 3)), da.from_array(y, chunks=(20, 1)))
+
+
 def _entry_metrics(tmp_path):
     X, y, _ = _data()
     _fit(_net(DEVICE), X, y, metrics=["mae", "r2"])
@@ -494,7 +511,7 @@ def _entry_device_batches(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("entry", [
-    _entry_fit, _entry_predict, _entry_save_load_pickle_to, _entry_gradcheck, _entry_onnx,
+    _entry_fit, _entry_predict, _entry_save_load_pickle_to, _entry_gradcheck, _entry_onnx, _entry_dask,
     pytest.param(_entry_metrics, marks=_pending("anynet/metrics.py")),
     pytest.param(_entry_evaluate, marks=_pending("anynet/training.py")),
     pytest.param(_entry_tensorboard, marks=_pending("anynet/callbacks.py")),

@@ -605,7 +605,10 @@ def _train(args: argparse.Namespace) -> int:
     metrics = ["accuracy"] if classify else ["r2", "mae"]
     out = Path(args.out) if args.out else default_run_folder(ds.name, key if key in ("csv", "mnist") else "named")
     check_run_folder(out, force=args.force, chosen=bool(args.out))  # before training: no time lost either
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the run folder {out}: {exc.strerror or exc}; give --out FOLDER") from None
     root = comm.Get_rank() == 0
     if args.verbose and root:
         model.summary()

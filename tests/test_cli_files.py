@@ -280,3 +280,12 @@ def test_guarded_stdout_drops_what_comes_after_the_reader_left():
     out.writelines(["a\n", "b\n", "c\n", "d\n"])
     print("e", file=out, flush=True)
     assert pipe.got == ["a\n", "b\n"] and out.closed_early
+
+
+def test_a_run_folder_that_cannot_be_made_is_told_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    name = "é" * 120 + ".csv"  # 244 bytes; escaped (%C3%A9 each) longer than a file name may be
+    _write(tmp_path / name, ["a", "y"], [[str(i), str(i / 2)] for i in range(20)])
+    assert main(["train", "--csv", name, "--target", "y", "--quiet", "--epochs", "1"]) == 2
+    line = _one_error_line(capsys, "cannot create the run folder runs/csv/%C3%A9%C3%A9")
+    assert line.endswith("; give --out FOLDER")

@@ -520,3 +520,26 @@ def _entry_device_batches(tmp_path):
 ], ids=lambda f: f.__name__.removeprefix("_entry_"))
 def test_no_implicit_host_read(no_implicit_reads, entry, tmp_path):
     entry(tmp_path)
+
+
+def test_host_reads_per_epoch_do_not_grow_with_the_steps(device, monkeypatch, tmp_path):
+    """Every explicit device→host transfer in fit is once per epoch: four times the steps, the same reads."""
+    from anynet.backends._strict import StrictAdapter
+
+    reads = []
+    plain = StrictAdapter.to_numpy
+
+    def counted(self, x):
+        reads.append(x.device)
+        return plain(self, x)
+
+    monkeypatch.setattr(StrictAdapter, "to_numpy", counted)
+    X, y, _ = _data()
+    counts = []
+    for batch_size in (16, 4):
+        reads.clear()
+        _fit(_net(DEVICE), X, y, epochs=3, batch_size=batch_size, validation_split=0.25, metrics=["r2"],
+             callbacks=[callbacks.EarlyStopping(restore_best_weights=True), callbacks.ReduceLROnPlateau(),
+                        callbacks.CSVLogger(tmp_path / "log.csv")])
+        counts.append(len([d for d in reads if d == device.device]))
+    assert counts[0] == counts[1] and 0 < counts[0] < 3 * 12, counts

@@ -112,8 +112,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .backends import Backend, get_backend, to_numpy
 from .batches import prepare_x
 from .callbacks import Callback
-from .dtypes import dtype_name
-from .errors import ConfigError, InputError, NonFiniteLossError
+from .dtypes import dtype_name, float_dtype_name
+from .errors import AnynetError, ConfigError, InputError, NonFiniteLossError
 from .layers import Dense
 from .model import Sequential
 from .optim import SGD, Adam, Optimizer
@@ -499,6 +499,18 @@ class _BaseMLP(BaseEstimator):
             raise ConfigError(f"{w}: n_iter_no_change must be an int ≥ 1 or np.inf, got {n!r}")
         if not (_is_int(self.max_fun) and self.max_fun >= 1):
             raise ConfigError(f"{w}: max_fun must be an int ≥ 1 (only L-BFGS uses it), got {self.max_fun!r}")
+        try:
+            backend = get_backend(self.backend)
+        except AnynetError as exc:  # unknown, not installed, no such device: anynet's words, the parameter named
+            raise type(exc)(f"{w}: backend={self.backend!r}: {exc}") from exc
+        if self.dtype is not None:
+            try:
+                backend.dtype(float_dtype_name(self.dtype))
+            except InputError:
+                raise ConfigError(f"{w}: dtype must be 'float32', 'float64', 'widest' or None (X's float type), "
+                                  f"got {self.dtype!r}") from None
+            except AnynetError as exc:  # a float type the device does not have
+                raise type(exc)(f"{w}: dtype={self.dtype!r}: {exc}") from exc
 
     # -- the network ----------------------------------------------------------------------------
     def _build(self, n_features: int, n_outputs: int, dtype: Any, rng: np.random.RandomState,

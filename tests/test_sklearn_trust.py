@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 import anynet
 import anynet.sklearn as anynet_sklearn
-from anynet.errors import ConfigError, InputError, NonFiniteLossError
+from anynet.errors import BackendNotFoundError, ConfigError, DeviceError, InputError, NonFiniteLossError
 from anynet.sklearn import ConvergenceCheck, MLPClassifier, MLPRegressor
 
 quiet = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -324,6 +324,19 @@ def test_a_backend_object_clones_pickles_and_still_runs_there():
     assert pipe[-1].backend == "numpy:cpu" and clone(pipe).get_params()["mlpclassifier__backend"] == "numpy:cpu"
     clf.backend = numpy_backend
     assert pickle.loads(pickle.dumps(clf)).backend == "numpy:cpu"
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"dtype": "float16"}, ConfigError, "MLPRegressor: dtype must be 'float32', 'float64', 'widest' or None.*float16"),
+    ({"backend": "nump"}, BackendNotFoundError, "MLPRegressor: backend='nump': unknown backend 'nump'; known"),
+    ({"backend": "numpy:gpu"}, DeviceError, "MLPRegressor: backend='numpy:gpu': .*no device 'gpu'; available"),
+])
+def test_a_bad_backend_or_dtype_is_named_as_the_estimators_parameter(params, error, match):
+    X, y = _iris()
+    reg = MLPRegressor(**params)
+    with pytest.raises(error, match=match):
+        reg.fit(X, y)
+    assert set(vars(reg)) == set(reg.get_params())
 
 
 # -- item 5: pickling while fitting ----------------------------------------------------------------

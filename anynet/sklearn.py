@@ -451,7 +451,7 @@ class _BaseMLP(BaseEstimator):
 
     def __getstate__(self) -> Any:
         if vars(self).get("_fitting"):
-            raise InputError(f"cannot pickle (or copy) a {type(self).__name__} while it is fitting: its network is "
+            raise InputError(f"cannot pickle (or copy) this {type(self).__name__} while it is fitting: its network is "
                              "half-way through an epoch; pickle it after fit or partial_fit returns")
         state = super().__getstate__()
         if isinstance(state, dict) and isinstance(state.get("backend"), Backend):  # set as an attribute

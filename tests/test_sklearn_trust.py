@@ -359,7 +359,7 @@ def test_pickling_or_refitting_while_fitting_is_refused_and_works_after(monkeypa
     clf.fit(X, y)
     monkeypatch.undo()
     assert len(errors) == 9
-    assert "cannot pickle (or copy) a MLPClassifier while it is fitting" in errors[0]
+    assert "cannot pickle (or copy) this MLPClassifier while it is fitting" in errors[0]
     assert "pickle it after fit or partial_fit returns" in errors[0] and errors[1] == errors[0]
     assert "already fitting" in errors[2]
     # the refused inner calls did not disturb the outer fit: it equals an undisturbed one

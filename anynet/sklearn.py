@@ -539,7 +539,8 @@ class _BaseMLP(BaseEstimator):
         a diverging loss, an interrupt) leaves the estimator as it was before the call: unfitted after
         a first fit, else the previous fit's network exactly (weights, optimizer state, attributes)."""
         where = f"{type(self).__name__}.{'partial_fit' if incremental else 'fit'}"
-        first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        fitted = hasattr(self, "model_")
+        first = not fitted or (not self.warm_start and not incremental)
         with _fitting_lock:
             if vars(self).get("_fitting"):
                 raise InputError(f"{where}: this estimator is already fitting (in another thread?); wait for that "
@@ -547,14 +548,15 @@ class _BaseMLP(BaseEstimator):
             saved = _Saved(self, continuing=not first)
             self._fitting = True
         try:
-            self._fit_call(X, y, incremental=incremental, classes=classes, first=first, where=where)
+            self._fit_call(X, y, incremental=incremental, classes=classes, first=first, fitted=fitted, where=where)
         except BaseException:
             saved.restore(self)  # (which also drops the "fitting" mark)
             raise
         del self._fitting
         return self
 
-    def _fit_call(self, X: Any, y: Any, *, incremental: bool, classes: Any, first: bool, where: str) -> None:
+    def _fit_call(self, X: Any, y: Any, *, incremental: bool, classes: Any, first: bool, fitted: bool,
+                  where: str) -> None:
         self._check_params()
         if self.early_stopping and incremental:
             raise InputError(f"{where}: partial_fit does not support early_stopping=True; set early_stopping=False")
@@ -584,7 +586,7 @@ class _BaseMLP(BaseEstimator):
         try:
             check = self._train(X_train, t_train, rng, validation_score, incremental=incremental, where=where)
         except NonFiniteLossError as exc:
-            raise NonFiniteLossError(self._diverged(where, first, len(self.loss_curve_) - done)) from exc
+            raise NonFiniteLossError(self._diverged(where, fitted, len(self.loss_curve_) - done)) from exc
         self.n_iter_ = check.n_iter
         self.loss_curve_, self.validation_scores_ = check.loss_curve, check.validation_scores
         self.loss_ = self.loss_curve_[-1]
@@ -654,13 +656,13 @@ class _BaseMLP(BaseEstimator):
         if target != model.backend:
             model.to(target)
 
-    def _diverged(self, where: str, first: bool, epochs: int) -> str:
+    def _diverged(self, where: str, fitted: bool, epochs: int) -> str:
         """NonFiniteLossError's message in the estimator's terms (anynet's names fit's own options)."""
         state = self.model_.train_state
         bad = state.step_losses[~np.isfinite(state.step_losses)]
         what = (f"the training loss became {bad[0]}" if bad.size
                 else "the network's weights or outputs became non-finite (or too large to give finite outputs)")
-        left = "unfitted, as before this call" if first else "with the previous fit's network, as before this call"
+        left = "with the previous fit's network, as before this call" if fitted else "unfitted, as before this call"
         tips = [f"lower learning_rate_init (now {self.learning_rate_init!r})",
                 "scale the inputs (e.g. sklearn.preprocessing.StandardScaler in a Pipeline)"]
         if not is_classifier(self):

@@ -99,7 +99,7 @@ def test_a_refit_that_fails_keeps_the_previous_model():
     X, y = _iris()
     clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=10, random_state=0).fit(X, y)
     before, proba = _fitted_state(clf), clf.predict_proba(X)
-    with pytest.raises(NonFiniteLossError):
+    with pytest.raises(NonFiniteLossError, match="left with the previous fit's network"):
         clf.set_params(**DIVERGING).fit(X, y)
     _assert_same_state(_fitted_state(clf), before)
     np.testing.assert_array_equal(clf.predict_proba(X), proba)

@@ -572,6 +572,22 @@ def _takes_labels(name: str) -> bool | None:
         return None
 
 
+#: ``train`` flags of real numbers → (argument name, whether a value is allowed, what it must be)
+NUMBER_FLAGS: dict[str, tuple[str, Callable[[float], bool], str]] = {
+    "--lr": ("lr", lambda v: 0 < v < float("inf"), "a finite number > 0"),
+    "--momentum": ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
+    "--weight-decay": ("weight_decay", lambda v: 0 <= v < float("inf"), "a finite number ≥ 0"),
+    "--dropout": ("dropout", lambda v: 0 <= v < 1, "a rate in [0, 1)"),
+}
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    for flag, (name, allowed, what) in NUMBER_FLAGS.items():
+        value = getattr(args, name)
+        if value is not None and not allowed(value):  # NaN fails every comparison
+            raise UsageError(f"{flag} must be {what}, got {value:g}")
+
+
 @command("train")
 def _train(args: argparse.Namespace) -> int:
     from . import distributed, optim
@@ -581,6 +597,7 @@ def _train(args: argparse.Namespace) -> int:
     comm = distributed.init()  # under mpiexec: data-parallel, rank 0 writes and prints; else one process
     _at_least_one(args.epochs, "--epochs")
     _at_least_one(args.batch_size, "--batch-size")
+    _check_numbers(args)
     ds, key = _dataset(args)
     d = {**GENERIC, **DEFAULTS.get(key, {})}
     hidden = parse_layers(args.layers or d["layers"])

@@ -289,3 +289,14 @@ def test_a_run_folder_that_cannot_be_made_is_told_before_training(tmp_path, monk
     assert main(["train", "--csv", name, "--target", "y", "--quiet", "--epochs", "1"]) == 2
     line = _one_error_line(capsys, "cannot create the run folder runs/csv/%C3%A9%C3%A9")
     assert line.endswith("; give --out FOLDER")
+
+
+@pytest.mark.parametrize("flag,value,what", [
+    ("--lr", "-1", "a finite number > 0, got -1"), ("--lr", "0", "a finite number > 0, got 0"),
+    ("--lr", "nan", "a finite number > 0, got nan"), ("--dropout", "1.5", "a rate in [0, 1), got 1.5"),
+    ("--momentum", "-2", "in [0, 1), got -2"), ("--weight-decay", "inf", "a finite number ≥ 0, got inf"),
+])
+def test_numbers_out_of_range_are_told_by_their_flag(flag, value, what, tmp_path, capsys):
+    assert main(["train", "digits", flag, value, "--optimizer", "sgd", "--quiet", "--out", str(tmp_path)]) == 2
+    _one_error_line(capsys, f"anynet train: error: {flag} must be {what}")
+    assert not (tmp_path / "model.safetensors").exists()

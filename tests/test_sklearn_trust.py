@@ -326,6 +326,19 @@ def test_a_backend_object_clones_pickles_and_still_runs_there():
     assert pickle.loads(pickle.dumps(clf)).backend == "numpy:cpu"
 
 
+@quiet
+def test_a_backend_object_of_another_backend_keeps_the_network_there_through_clone_and_pickle():
+    X, y = _iris()
+    strict = anynet.get_backend("array_api_strict")
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0, dtype="float64", backend=strict)
+    clf.fit(X, y)
+    again, twin = pickle.loads(pickle.dumps(clf)), clone(clf).fit(X, y)
+    for est in (clf, again, twin):
+        assert est.model_.backend is strict and est.backend == strict.spec
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(twin.predict_proba(X), clf.predict_proba(X))
+
+
 @pytest.mark.parametrize("params, error, match", [
     ({"dtype": "float16"}, ConfigError, "MLPRegressor: dtype must be 'float32', 'float64', 'widest' or None.*float16"),
     ({"backend": "nump"}, BackendNotFoundError, "MLPRegressor: backend='nump': unknown backend 'nump'; known"),

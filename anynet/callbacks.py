@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import itertools
 import math
 import numbers
 import os
@@ -760,13 +761,15 @@ def _cell(value: Any) -> Any:
 
 
 def _summary_writer() -> Any:
-    """The SummaryWriter class of tensorboardX, else of torch.utils.tensorboard."""
+    """A writer class ``cls(log_dir)`` with ``add_scalar(tag, value, step)``, ``flush()`` and ``close()``:
+    :class:`_EventFile` (tensorboardX's event records, written synchronously), else the SummaryWriter of
+    torch.utils.tensorboard (which writes from a thread too, but whose flush waits for it)."""
     try:
-        from tensorboardX import SummaryWriter
+        import tensorboardX  # noqa: F401 - only asked whether it is there
     except ImportError:
         pass
     else:
-        return SummaryWriter
+        return _EventFile
     try:  # needs the tensorboard package besides torch
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
@@ -775,6 +778,37 @@ def _summary_writer() -> Any:
         return SummaryWriter
     raise ConfigError('TensorBoard: writing TensorBoard logs needs the tensorboardX package; install it with '
                       'pip install "anynet-nn[tensorboard]" (or pip install tensorboardX)')
+
+
+class _EventFile:
+    """One TensorBoard event file of ``log_dir``, written with tensorboardX's record writer in this
+    thread: what ``add_scalar`` wrote is in the file when ``flush`` returns. (tensorboardX's
+    SummaryWriter writes from a background thread, and its flush does not wait for it: an epoch's
+    scalars could be missing from the file after the flush, and lost if the process then died.)
+
+    Its name is unique (the process id and a per-process count follow tensorboardX's time and host): two
+    writers opened in one second, which tensorboardX would give the same name, never write over each other.
+    """
+
+    _opened = itertools.count()
+
+    def __init__(self, log_dir: str) -> None:
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.summary import scalar
+
+        os.makedirs(log_dir, exist_ok=True)
+        self._event, self._scalar = Event, scalar
+        self._file = EventsWriter(os.path.join(log_dir, "events"), f".{os.getpid()}.{next(self._opened):06d}")
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        self._file.write_event(self._event(wall_time=time.time(), step=int(step), summary=self._scalar(tag, value)))
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class TensorBoard(Callback):
@@ -788,8 +822,9 @@ class TensorBoard(Callback):
 
     Needs ``tensorboardX`` (``pip install "anynet-nn[tensorboard]"``); ``torch.utils.tensorboard``
     is used instead where only it is installed. Creating the callback without either raises
-    :class:`~anynet.ConfigError`. Each ``fit`` writes a new event file into ``log_dir``; it is
-    flushed at every epoch's end.
+    :class:`~anynet.ConfigError`. Each ``fit`` writes a new event file into ``log_dir`` (named
+    uniquely: fits in the same second keep their own files), and every epoch's values are in it when
+    the epoch ends, also when training then stops with an error.
 
     Arguments:
         log_dir: the folder for the event files (created if missing).

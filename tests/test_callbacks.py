@@ -383,13 +383,43 @@ def _read_accumulator(log_dir):
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
-@pytest.fixture(params=["records", "accumulator"])
-def read_scalars(request):
+@pytest.fixture
+def read_scalars():
+    """The event files' scalars, read by :func:`_read_records`: it needs only tensorboardX (the writer,
+    installed with the tests), not the tensorboard package, so these tests run wherever the callback
+    can. ``test_the_record_reader_agrees_with_tensorboards_own`` checks it against tensorboard's reader
+    where that is installed too."""
     pytest.importorskip("tensorboardX")
-    if request.param == "accumulator":
-        pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
-        return _read_accumulator
     return _read_records
+
+
+def test_the_record_reader_reads_what_tensorboardx_wrote_and_refuses_a_flipped_bit(tmp_path):
+    tensorboardX = pytest.importorskip("tensorboardX")
+    writer = tensorboardX.SummaryWriter(str(tmp_path))
+    for step, value in ((0, 1.5), (7, -2.25), (9, 3e-8)):
+        writer.add_scalar("a/b", value, step)
+    writer.add_scalar("c", 4.0, 1)
+    writer.close()
+    assert _read_records(tmp_path) == {"a/b": [(0, 1.5), (7, -2.25), (9, pytest.approx(3e-8))], "c": [(1, 4.0)]}
+    (name,) = os.listdir(tmp_path)
+    data = bytearray((tmp_path / name).read_bytes())
+    data[-6] ^= 0x10  # a bit of the last record's body: its checksum no longer matches
+    (tmp_path / name).write_bytes(bytes(data))
+    with pytest.raises(AssertionError):
+        _read_records(tmp_path)
+
+
+def test_the_record_reader_agrees_with_tensorboards_own(tmp_path):
+    pytest.importorskip("tensorboardX")
+    pytest.importorskip("tensorboard.backend.event_processing.event_accumulator",
+                        reason="an optional cross-check: the tensorboard package is not a test dependency")
+    tb = TensorBoard(tmp_path, update_freq=2)
+    _fit(_model(), [tb], epochs=2, validation_split=0.25)
+    ours, theirs = _read_records(tmp_path), _read_accumulator(tmp_path)
+    assert ours.keys() == theirs.keys()
+    for tag in ours:
+        assert [s for s, _ in ours[tag]] == [s for s, _ in theirs[tag]]
+        np.testing.assert_allclose([v for _, v in ours[tag]], [v for _, v in theirs[tag]], rtol=1e-7)
 
 
 def test_tensorboard_writes_epoch_and_step_scalars(tmp_path, read_scalars, backend):
@@ -416,7 +446,39 @@ def test_tensorboard_per_epoch_adds_no_step_work(tmp_path, read_scalars):
 
 
 def test_tensorboard_falls_back_to_torch_utils_tensorboard(tmp_path, monkeypatch):
-    pytest.importorskip("torch.utils.tensorboard")
+    """Where tensorboardX is missing the callback writes with ``torch.utils.tensorboard.SummaryWriter``.
+    That module needs the tensorboard package, which the tests do not install, so it is stood in for
+    here by a module of that name whose SummaryWriter records the calls (torch's API: ``SummaryWriter(
+    log_dir)``, ``add_scalar(tag, value, step)``, ``flush()``, ``close()``): what is checked is that the
+    callback finds it and writes every value through it, flushed per epoch and closed at the end."""
+    calls = []
+
+    class SummaryWriter:
+        def __init__(self, log_dir):
+            calls.append(("open", log_dir))
+
+        def add_scalar(self, tag, value, step):
+            calls.append((tag, step, value))
+
+        def flush(self):
+            calls.append(("flush",))
+
+        def close(self):
+            calls.append(("close",))
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", SimpleNamespace(SummaryWriter=SummaryWriter))
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)
+    tb = TensorBoard(tmp_path, update_freq=4)
+    assert tb._writer_class is SummaryWriter
+    hist = _fit(_model(), [tb], epochs=2)  # 4 steps per epoch
+    assert calls[0] == ("open", str(tmp_path)) and calls[-1] == ("close",) and calls.count(("flush",)) == 2
+    assert [(c[1], c[2]) for c in calls if c[0] == "epoch/loss"] == [(0, hist["loss"][0]), (1, hist["loss"][1])]
+    steps = [c[1] for c in calls if c[0] == "batch/loss"]
+    assert steps == [3, 7]
+
+
+def test_tensorboard_falls_back_to_the_real_torch_utils_tensorboard(tmp_path, monkeypatch):
+    pytest.importorskip("torch.utils.tensorboard", reason="needs the tensorboard package (not a test dependency)")
     monkeypatch.setitem(sys.modules, "tensorboardX", None)
     tb = TensorBoard(tmp_path)
     assert tb._writer_class.__module__.startswith("torch.utils.tensorboard")
@@ -424,6 +486,27 @@ def test_tensorboard_falls_back_to_torch_utils_tensorboard(tmp_path, monkeypatch
     steps, values = zip(*_read_accumulator(tmp_path)["epoch/loss"])
     assert steps == (0, 1)
     np.testing.assert_allclose(values, hist["loss"], rtol=1e-6)
+
+
+def test_two_fits_in_one_second_keep_both_event_files(tmp_path, read_scalars, monkeypatch):
+    """tensorboardX names a file by the second, host and an optional suffix: a second fit in the same
+    second used to open the same name and write over the first fit's file."""
+    import time
+
+    monkeypatch.setattr(time, "time", lambda: 1.7e9)  # the same second for both, however fast the machine
+    _fit(_model(), [TensorBoard(tmp_path)], epochs=2)
+    _fit(_model(), [TensorBoard(tmp_path)], epochs=1)
+    assert len(os.listdir(tmp_path)) == 2
+    assert [s for s, _ in read_scalars(tmp_path)["epoch/loss"]] == [0, 1, 0]
+
+
+def test_tensorboard_logs_are_on_disk_at_every_epochs_end(tmp_path, read_scalars):
+    """Flushed at each epoch's end: a run that dies later still has the epochs it finished."""
+    seen = []
+    after = LambdaCallback(on_epoch_end=lambda model, epoch, logs: seen.append(
+        [s for s, _ in read_scalars(tmp_path).get("epoch/loss", [])]))
+    _fit(_model(), [TensorBoard(tmp_path), after], epochs=3)
+    assert seen == [[0], [0, 1], [0, 1, 2]]
 
 
 def test_tensorboard_without_the_extra_says_how_to_install(monkeypatch):

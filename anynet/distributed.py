@@ -17,6 +17,15 @@ over the processes at each epoch's end, so every process sees the same logs and 
 alike; only rank 0 shows progress and runs the callbacks that write files
 (:attr:`~anynet.callbacks.Callback.root_only`).
 
+Before the first step the processes compare what they were given (:func:`job_facts`: the rows of X
+and a sample of them, a digest of every target and of the validation data, the options, the model)
+and refuse, by name and rank, a job where they differ: the same X with labels encoded in another
+order on one process would otherwise train to nonsense without a word. They also end together:
+``model.stop_training`` set on any process after an epoch stops every process after it (one small
+all-reduce per epoch), and a process that ends early (an uncaught exception, a non-zero exit status,
+an exception it left ``fit`` by and caught, a ``StopTraining`` raised on it alone in the middle of an
+epoch) aborts the whole job instead of leaving the others waiting for it forever (:func:`init`).
+
 The sums go through MPI (``Allreduce`` on host buffers) or, for a CuPy model on several GPUs,
 NCCL (``cupy.cuda.nccl``, its unique id broadcast over MPI, one GPU per process by local rank);
 the two share every line but the all-reduce call.
@@ -36,20 +45,25 @@ Example (one process; under ``mpiexec`` the same lines train data-parallel):
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import math
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from .backends import Backend, is_array, to_numpy
-from .batches import n_rows
-from .errors import InputError, InputTypeError
+from .batches import HostRows, n_rows
+from .errors import ConfigError, InputError, InputTypeError
 from .shard import Shard, use
+from .validation import chunk_rows
 
-__all__ = ["DataParallel", "LocalComm", "init", "job_facts", "launched_by_mpi", "local_rank"]
+__all__ = ["DataParallel", "LocalComm", "digest", "ending", "init", "job_facts", "launched_by_mpi",
+           "local_rank"]
 
 Array = Any
 
@@ -102,22 +116,46 @@ class LocalComm:
     def Abort(self, errorcode: int = 1) -> None:  # noqa: N802
         os._exit(errorcode)
 
+    def Dup(self) -> LocalComm:  # noqa: N802
+        return self
+
+    def Ibarrier(self) -> _Done:  # noqa: N802
+        """A barrier of one process: done at once."""
+        return _Done()
+
     def __repr__(self) -> str:
         return "LocalComm(rank=0, size=1)"
 
 
-def init(*, abort_on_error: bool = True) -> Any:
+class _Done:
+    """A request that is complete (:meth:`LocalComm.Ibarrier`)."""
+
+    def Test(self) -> bool:  # noqa: N802 - mpi4py's name
+        return True
+
+
+def init(*, abort_on_error: bool = True, exit_timeout: float = 30.0) -> Any:
     """The communicator of this job: mpi4py's ``MPI.COMM_WORLD`` under an MPI launcher, else a
     :class:`LocalComm` of size 1 (mpi4py is then not imported).
 
     Arguments:
-        abort_on_error: install a ``sys.excepthook`` that, after printing the traceback, calls
-            ``comm.Abort(1)``: an uncaught exception on any process ends the whole job with a
-            non-zero exit instead of leaving the others waiting in a collective forever.
+        abort_on_error: end the whole job (``comm.Abort``) when one process ends early, instead of
+            leaving the others waiting in a collective forever: after an uncaught exception (a
+            ``sys.excepthook`` prints the traceback, then aborts with status 1); when the process
+            ends with a non-zero status (given to ``sys.exit``, which is wrapped to note it, or to
+            :func:`ending`: the job ends with that status); and when it ends after leaving a
+            data-parallel ``fit`` by an exception that it caught, unless every process left it.
+        exit_timeout: how long, in seconds, a process that left a data-parallel ``fit`` early (by
+            an exception, or by a ``StopTraining`` raised in the middle of an epoch) waits, as it
+            ends or begins its next ``fit``, for the other processes to have left it too; they have
+            when the same thing happened on each (then nothing is aborted), else the job is aborted.
 
     With CuPy imported (or ``ANYNET_BACKEND=cupy``), each process also selects its GPU by local
     rank (rank within its node, modulo the GPUs it sees), so create the model after ``init()``.
     """
+    if isinstance(exit_timeout, bool) or not isinstance(exit_timeout, (int, float)) or not exit_timeout > 0:
+        raise ConfigError("anynet.distributed.init: exit_timeout must be a number of seconds > 0, got "
+                          f"{exit_timeout!r}")
     if not launched_by_mpi():
         return LocalComm()
     try:
@@ -133,8 +171,10 @@ def init(*, abort_on_error: bool = True) -> Any:
             f"anynet.distributed.init: the launcher started {expected} tasks but MPI sees a world of 1 process, so "
             "each would train alone; under Slurm start it with an MPI plugin (srun --mpi=pmix or --mpi=pmi2) or "
             "with mpiexec, and use the MPI that mpi4py was built against")
+    _ENDING.timeout = float(exit_timeout)
     if abort_on_error and comm.Get_size() > 1:
         _install_abort_hook(comm)
+        _install_exit_guard(comm)
     if "cupy" in sys.modules or os.environ.get("ANYNET_BACKEND", "").startswith("cupy"):
         _select_gpu(comm)
     return comm
@@ -165,6 +205,107 @@ def _install_abort_hook(comm: Any) -> None:
 
     abort.anynet_abort = True  # type: ignore[attr-defined]
     sys.excepthook = abort
+
+
+class _Ending:
+    """How this process ends a job of several early (:func:`init` with ``abort_on_error`` sets it up)."""
+
+    def __init__(self) -> None:
+        #: the communicator the exit guard aborts (None: no guard installed)
+        self.world: Any = None
+        self.timeout = 30.0
+        #: the last non-zero status the process said it ends with (sys.exit, :func:`ending`)
+        self.status = 0
+        #: id(comm) → (comm, its private duplicate, "fit"): a data-parallel fit this process began and
+        #: has not finished (left by an exception, or running)
+        self.open: dict[int, tuple[Any, Any, str]] = {}
+        #: id(comm) → (comm, its duplicate for the leaving check, whose messages no training collective
+        #: matches); holding comm keeps its id from being reused
+        self.private: dict[int, tuple[Any, Any]] = {}
+
+
+_ENDING = _Ending()
+
+
+def ending(status: Any) -> Any:
+    """Say that this process is about to end with ``status`` (what ``sys.exit`` takes; returns it).
+
+    In a job of several processes set up by :func:`init` (``abort_on_error``), a non-zero status
+    aborts every process with that status as this one ends: the others may be waiting for it in a
+    collective. ``sys.exit`` says it by itself after :func:`init`; ``raise SystemExit(status)``
+    does not, so a program that ends that way passes its status through here.
+    """
+    code = _status_code(status)
+    if code:
+        _ENDING.status = code
+    return status
+
+
+def _status_code(status: Any) -> int:
+    """The exit status of ``sys.exit(status)``: None 0, an int itself, anything else (a message) 1."""
+    if status is None:
+        return 0
+    return int(status) if isinstance(status, (int, np.integer)) else 1
+
+
+def _install_exit_guard(comm: Any) -> None:
+    first = _ENDING.world is None
+    _ENDING.world = comm
+    if not first:  # init() called again: one wrapper and one exit hook are enough
+        return
+    original = sys.exit
+
+    def exit(status: Any = None) -> None:  # noqa: A001 - stands in for sys.exit
+        ending(status)
+        original(status)
+
+    sys.exit = exit  # type: ignore[assignment]
+    atexit.register(_at_exit)  # runs before mpi4py's MPI_Finalize, registered when it was imported
+
+
+def _at_exit() -> None:
+    world = _ENDING.world
+    if world is None:
+        return
+    if _ENDING.status:
+        _abort(world, f"it ends with exit status {_ENDING.status} while the other processes may be waiting for "
+                      "it", _ENDING.status)
+    for comm, private, where in list(_ENDING.open.values()):
+        _leave_together(comm, private, f"it ends after leaving {where} by an exception, while the other processes "
+                                       "may still be in it")
+    _ENDING.open.clear()
+
+
+def _private(comm: Any) -> Any:
+    """comm's duplicate for the leaving check (made once per communicator, at the first fit: collective)."""
+    key = id(comm)
+    if key not in _ENDING.private:
+        _ENDING.private[key] = (comm, comm.Dup())
+    return _ENDING.private[key][1]
+
+
+def _all_arrive(private: Any, timeout: float) -> bool:
+    """Whether every process reaches this point (a non-blocking barrier on ``private``) within ``timeout`` s."""
+    request = private.Ibarrier()
+    deadline = time.monotonic() + timeout
+    while not request.Test():
+        if time.monotonic() > deadline:
+            return False  # (the request stays pending: the job is aborted next)
+        time.sleep(0.005)
+    return True
+
+
+def _leave_together(comm: Any, private: Any, why: str, fix: str = "") -> None:
+    """Return when every process leaves here too; else abort the job (the others wait for this one)."""
+    if not _all_arrive(private, _ENDING.timeout):
+        _abort(comm, f"{why}, and they did not leave it within {_ENDING.timeout:g} s{fix}", 1)
+
+
+def _abort(comm: Any, why: str, status: int) -> None:
+    sys.stderr.write(f"anynet.distributed: rank {comm.Get_rank()}: {why}; aborting all {comm.Get_size()} "
+                     "processes, which would otherwise wait for this one forever\n")
+    sys.stderr.flush()
+    comm.Abort(status)
 
 
 def local_rank(comm: Any) -> int:
@@ -222,6 +363,40 @@ class DataParallel:
             return None
         dp = cls(comm, model.backend, where=where)
         return dp if dp.size > 1 else None
+
+    @classmethod
+    def begin(cls, comm: Any, model: Any, where: str) -> DataParallel | None:
+        """:meth:`of`, at the start of a ``fit`` that every process must leave together: until
+        :meth:`close` (or :meth:`stopped`) this process is in it, and if it ends meanwhile (an exception
+        it caught), it aborts the job unless every process left the fit too (:func:`init`)."""
+        dp = cls.of(comm, model, where)
+        if dp is not None:
+            private = _private(dp.comm)
+            left = _ENDING.open.pop(id(dp.comm), None)
+            if left is not None:  # the last fit on this communicator ended here by an exception
+                _leave_together(dp.comm, private, f"{where}: it begins a new fit after leaving the last one by an "
+                                                  "exception, while the other processes may still be in it")
+            _ENDING.open[id(dp.comm)] = (dp.comm, private, where)
+        return dp
+
+    def agree_stop(self, stop: bool) -> bool:
+        """Whether any process asks to stop (``model.stop_training`` after an epoch's callbacks):
+        every process then stops at the same epoch. One small all-reduce, once per epoch."""
+        return bool(self.comm.allreduce(int(bool(stop))))
+
+    def stopped(self, where: str) -> None:
+        """This process left ``fit`` by ``StopTraining``: return when every process did (a callback
+        raised it on each alike), else abort the job, the others still training would wait forever."""
+        entry = _ENDING.open.pop(id(self.comm), None)
+        private = entry[1] if entry is not None else _private(self.comm)
+        _leave_together(self.comm, private, f"{where}: a callback raised StopTraining on this process, which left "
+                                            "training, while the other processes went on training",
+                        "; to stop every process together, set model.stop_training = True in on_epoch_end (fit stops "
+                        "every process after the epoch where one asks), or raise StopTraining on every process alike")
+
+    def close(self) -> None:
+        """The end of a ``fit`` begun by :meth:`begin`, reached together by every process."""
+        _ENDING.open.pop(id(self.comm), None)
 
     # -- sums over processes -------------------------------------------------------------------------
     def allreduce(self, x: Array) -> Array:
@@ -301,21 +476,24 @@ class DataParallel:
             m.all_reduce(self.allreduce, lambda c: int(self.comm.allreduce(int(c))))
 
     # -- the start of training -----------------------------------------------------------------------
-    def check_agreement(self, model: Any, batches: Any, epochs: int, X: Any, where: str) -> None:
+    def check_agreement(self, model: Any, batches: Any, epochs: int, X: Any, where: str, val: Any = None) -> None:
         """Refuse, on every process alike, a job whose processes were given different data or options.
 
-        The facts of :func:`job_facts` are gathered from every process and compared with rank 0's.
+        The facts of :func:`job_facts` (``val``: the validation batches) are gathered from every
+        process and compared with rank 0's; the error names each fact that differs and the rank.
         """
-        facts = job_facts(model, batches, epochs, X)
+        facts = job_facts(model, batches, epochs, X, val)
         gathered = self.comm.allgather(facts)
         for rank, theirs in enumerate(gathered[1:], start=1):
             differ = [k for k in facts if theirs.get(k) != gathered[0].get(k)]
             if differ:
                 shown = "; ".join(f"{k}: rank 0 has {gathered[0].get(k)!r}, rank {rank} has {theirs.get(k)!r}"
                                   for k in differ)
+                hints = "".join(hint for keys, hint in _AGREEMENT_HINTS if any(k in differ for k in keys))
                 raise InputError(f"{where}: the {self.size} processes were not given the same training job ({shown}); "
-                                 "every process must call fit with all of X and y (each trains on its own rows of "
-                                 "every global batch, chosen by anynet), the same options and the same model")
+                                 "every process must call fit with all of X and y and the same validation data "
+                                 "(each trains on, and scores, its own rows of every global batch, chosen by anynet), "
+                                 f"the same options and the same model{hints}")
 
     def broadcast_model(self, model: Any) -> None:
         """Give every process rank 0's parameters, buffers, generators (batch order, Dropout masks)
@@ -337,10 +515,24 @@ class DataParallel:
         opt.load_state_dict({k: self.backend.asarray(v) for k, v in counters["optimizer"].items()})
 
 
-def job_facts(model: Any, batches: Any, epochs: int, X: Any) -> dict[str, Any]:
+#: what the refusal adds when these facts differ: the usual cause and its fix
+_AGREEMENT_HINTS = (
+    (("a digest of y", "a digest of y_val"),
+     "; the targets differ although the features agree: labels encoded in an order that depends on the "
+     "process (list(set(names)) follows each process's hash seed) give each its own classes: encode them "
+     "the same way everywhere, e.g. with sorted(set(names)) or numpy.unique"),
+    (("validation data", "a digest of X_val", "a digest of y_val"),
+     "; give every process the same validation_data (all of it, not a share: anynet splits it)"),
+)
+
+
+def job_facts(model: Any, batches: Any, epochs: int, X: Any, val: Any = None) -> dict[str, Any]:
     """What every process of data-parallel training must agree on (JSON-able): the rows of X and a
-    digest of rows 0, n/2 and n-1 (three rows, whatever the backend: no copy of X), the batches, the
-    epochs, the optimizer, the loss and the architecture."""
+    digest of rows 0, n/2 and n-1 (three rows, whatever the backend: no copy of X), a digest of every
+    target (y is read in row chunks, as training prepared it: labels encoded in an order that depends
+    on the process change it), the validation batches ``val`` (their rows and a digest of every row
+    of X_val and y_val; a stream of batches by its kind only), the batches, the epochs, the
+    optimizer, the loss and the architecture."""
     state = model.train_state
     first = next(iter(X.values())) if isinstance(X, Mapping) else X
     n = batches.n
@@ -349,9 +541,59 @@ def job_facts(model: Any, batches: Any, epochs: int, X: Any) -> dict[str, Any]:
     sample = np.concatenate([np.asarray(to_numpy(first[i:i + 1, ...]), dtype=np.float64).ravel()
                              for i in (0, n // 2, n - 1)])
     return {"rows of X": n, "a digest of rows 0, n/2 and n-1": hashlib.sha256(sample.tobytes()).hexdigest()[:16],
+            "a digest of y": digest(batches.y), **_validation_facts(val),
             "batches per epoch": len(batches), "batch size": getattr(batches, "batch_size", None),
             "epochs": epochs, "optimizer": [type(state.optimizer).__name__, repr(state.optimizer.config())],
             "loss": [type(state.loss).__name__, repr(state.loss.config())], "model": model.architecture()}
+
+
+def _validation_facts(val: Any) -> dict[str, Any]:
+    if val is None:
+        return {"validation data": None}
+    if not hasattr(val, "X"):  # a stream of batches: scored whole on every process, its batches unknown here
+        return {"validation data": f"a stream of batches ({type(getattr(val, 'source', val)).__name__})"}
+    return {"validation data": f"{val.n} row{'s' * (val.n != 1)}", "a digest of X_val": digest(val.X),
+            "a digest of y_val": digest(val.y)}
+
+
+def digest(a: Any) -> str:
+    """A digest (16 hex digits of SHA-256) of every value of ``a``: a device array, a
+    :class:`~anynet.batches.HostRows` (digested as it serves its rows) or a dict of them, read a chunk
+    of rows at a time (one chunk on the host at once), with its dtype and row shape.
+
+    Example:
+        >>> import numpy as np
+        >>> digest(np.arange(6.0).reshape(3, 2)) == digest(np.arange(6.0).reshape(3, 2)), len(digest(np.ones(3)))
+        (True, 16)
+        >>> digest(np.arange(3)) == digest(np.array([0, 2, 1]))
+        False
+    """
+    h, kind = hashlib.sha256(), ""
+    for part in _host_chunks(a):
+        if f"{part.dtype.str}{part.shape[1:]}" != kind:  # once per array, whatever its chunks
+            kind = f"{part.dtype.str}{part.shape[1:]}"
+            h.update(kind.encode())
+        h.update(np.ascontiguousarray(part).data)
+    return h.hexdigest()[:16]
+
+
+def _host_chunks(a: Any) -> Iterator[np.ndarray]:
+    """The rows of ``a`` (as :func:`digest` takes it) as host arrays, a chunk at a time."""
+    if isinstance(a, Mapping):
+        for key in sorted(a):
+            yield np.frombuffer(str(key).encode(), dtype=np.uint8)
+            yield from _host_chunks(a[key])
+        return
+    if not len(a.shape):
+        yield np.asarray(to_numpy(a)).reshape(1)
+        return
+    n, held = int(a.shape[0]), isinstance(a, HostRows)
+    take = a.take if held else (lambda rows: a[rows, ...])
+    # a row as served (a one-hot row for labels held by rows), counted as float64
+    row = a.take(slice(0, 1)) if held and n else a
+    step = chunk_rows(a, row_bytes=max(1, math.prod(int(d) for d in row.shape[1:])) * 8)
+    for start in range(0, n, step):
+        yield np.asarray(to_numpy(take(slice(start, start + step))))
 
 
 def _generators(model: Any) -> dict[str, Any]:

@@ -41,9 +41,9 @@ def model_of(job: str) -> anynet.Sequential:
     return model(256 if job == "equal-wide" else 16, norm=job != "equal-tail")
 
 
-def fit(net: anynet.Sequential, comm=None, rows: int = 203, **options):
+def fit(net: anynet.Sequential, comm=None, rows: int = 203, val_rows: int = 60, **options):
     X, y = data(rows)
-    Xv, yv = data(60, seed=1)
+    Xv, yv = data(val_rows, seed=1)
     options = {"epochs": 3, **options}
     return net.fit(X, y, loss="softmax_cross_entropy", optimizer=anynet.optim.Adam(lr=1e-2), batch_size=32,
                    metrics=["accuracy"], validation_data=(Xv, yv), verbose=0, comm=comm, **options)
@@ -63,8 +63,10 @@ def resume(net: anynet.Sequential, first: slice, comm=None) -> None:
 
 
 def options_of(job: str) -> dict:
-    """fit's options of an "equal…" job: wrap batching, or 193 rows (a last global batch of 1 row)."""
-    return {"equal-wrap": WRAP, "equal-tail": {"rows": 193}}.get(job, {})
+    """fit's options of an "equal…" job: wrap batching, 193 rows (a last global batch of 1 row), or a
+    validation set of 1 row (scored whole on each process) or 5 (split 2 and 3)."""
+    return {"equal-wrap": WRAP, "equal-tail": {"rows": 193}, "equal-val1": {"val_rows": 1},
+            "equal-val5": {"val_rows": 5}}.get(job, {})
 
 
 class BatchLosses(anynet.callbacks.Callback):
@@ -90,8 +92,35 @@ class RecordRank(anynet.callbacks.Callback):
             f.write(f"{self.rank}\n")
 
 
+class StopOn(anynet.callbacks.Callback):
+    """Stops training on rank ``rank`` only (None: on every rank): ``how`` is "flag" (sets
+    model.stop_training after epoch 0), "epoch" (raises StopTraining after epoch 0), "batch" (raises
+    it at step 3, in the middle of an epoch) or "exit" (calls sys.exit(0) at step 3)."""
+
+    def __init__(self, how: str, rank: int | None, me: int) -> None:
+        self.how, self.here = how, rank is None or rank == me
+
+    def on_epoch_end(self, model, epoch, logs) -> None:
+        if self.here and epoch == 0 and self.how == "flag":
+            model.stop_training = True
+        if self.here and epoch == 0 and self.how == "epoch":
+            raise anynet.callbacks.StopTraining("stopped on purpose")
+
+    def on_batch_end(self, model, step, logs) -> None:
+        if self.here and step == 3 and self.how == "batch":
+            raise anynet.callbacks.StopTraining("stopped on purpose")
+        if self.here and step == 3 and self.how == "exit":
+            sys.exit(0)
+
+
+def stop_job(job: str, rank: int) -> tuple[str, int | None]:
+    """"stop-HOW-WHO" → (how, the rank it stops on: None for "all")."""
+    _, how, who = job.split("-")
+    return how, None if who == "all" else int(who)
+
+
 def main(job: str, out: Path) -> None:
-    comm = anynet.distributed.init()
+    comm = anynet.distributed.init(exit_timeout=3)
     rank = comm.Get_rank()
     if job.startswith("equal"):  # weights and history; the test compares them with one process
         net, steps = model_of(job), BatchLosses()
@@ -121,6 +150,31 @@ def main(job: str, out: Path) -> None:
         if rank == 1:
             X[5, 2] = np.nan
         net.fit(X, y, loss="softmax_cross_entropy", optimizer="adam", epochs=2, batch_size=32, verbose=0, comm=comm)
+    elif job in ("different-labels", "different-validation"):  # y (or the validation set) differs: refused
+        net, (X, y) = model(), data()
+        Xv, yv = data(1 if rank == 0 else 5, seed=1) if job == "different-validation" else data(60, seed=1)
+        if job == "different-labels" and rank == 1:  # classes 1 and 2 swapped, as list(set(names)) may do
+            y = np.choose(y, [0, 2, 1])
+        net.fit(X, y, loss="softmax_cross_entropy", optimizer="adam", batch_size=32, validation_data=(Xv, yv),
+                verbose=0, comm=comm)
+    elif job.startswith("stop-"):  # a callback stops one rank (or all): every rank stops, or the job ends
+        net, (how, who) = model(), stop_job(job, rank)
+        history = fit(net, comm, callbacks=[StopOn(how, who, rank)])
+        (out / f"epochs{rank}.json").write_text(json.dumps(len(history.history.get("loss", []))))
+        np.savez(out / f"weights{rank}.npz", **{k: anynet.to_numpy(v) for k, v in net.state_dict().items()})
+    elif job.startswith("exit-"):  # rank 1 ends by sys.exit(3) before its fit, while rank 0 trains
+        if rank == 1:
+            sys.exit(3)
+        fit(model(), comm)
+    elif job.startswith("caught-"):  # bad data on rank 1 (or every rank): the InputError is caught, the rank ends
+        net, (X, y) = model(), data()
+        if rank == 1 or job == "caught-all":
+            X[5, 2] = np.nan
+        try:
+            net.fit(X, y, loss="softmax_cross_entropy", optimizer="adam", batch_size=32, verbose=0, comm=comm)
+        except anynet.errors.InputError as e:
+            print(f"rank {rank} caught: {e}", file=sys.stderr)
+        (out / f"ended{rank}.txt").write_text("ended")
     else:
         raise SystemExit(f"unknown job {job!r}")
 

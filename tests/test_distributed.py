@@ -36,20 +36,30 @@ def _clean_env() -> dict[str, str]:
 
 def mpiexec(*args: str, timeout: float = 240, cwd: Path = HERE.parent) -> subprocess.CompletedProcess:
     """Run ``mpiexec -n 2 ARGS`` in ``cwd``; on timeout kill the whole process group and fail."""
+    return launch(["-n", "2", *args], timeout=timeout, cwd=cwd)
+
+
+def each_rank(first: list[str], second: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``mpiexec -n 1 FIRST : -n 1 SECOND``: rank 0 runs one command line, rank 1 the other."""
+    return launch(["-n", "1", *first, ":", "-n", "1", *second], timeout=timeout)
+
+
+def launch(args: list[str], timeout: float = 240, cwd: Path = HERE.parent) -> subprocess.CompletedProcess:
+    """Run ``mpiexec ARGS`` in ``cwd``; on timeout kill the whole process group and fail."""
     try:
         import mpi4py  # noqa: F401
     except ImportError:
         pytest.skip('mpi4py not installed (pip install "anynet-nn[mpi]")')
     if MPIEXEC is None:
         pytest.skip('mpiexec not found (pip install "anynet-nn[mpi]" installs MPICH\'s)')
-    proc = subprocess.Popen([MPIEXEC, "-n", "2", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([MPIEXEC, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_clean_env(), cwd=cwd, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        pytest.fail(f"mpiexec -n 2 {' '.join(args)} did not finish in {timeout} s (a hang)")
+        pytest.fail(f"mpiexec {' '.join(args)} did not finish in {timeout} s (a hang)")
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
@@ -160,11 +170,12 @@ def test_the_loss_gradient_is_scaled_to_the_global_batch():
 
 # -- two processes -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("name", "backend"), [("equal", None), ("equal-wrap", None), ("equal-wide", None),
-                                               ("equal-tail", None), ("equal", "torch")])
+                                               ("equal-tail", None), ("equal-val1", None), ("equal-val5", None),
+                                               ("equal", "torch")])
 def test_two_processes_give_the_weights_of_one(tmp_path, monkeypatch, name, backend):
     """f64, 3 epochs, shuffled, Dropout and BatchNorm, uneven last batch (or one of 1 row, which leaves
-    a process no rows): within 1e-12 of one process (on NumPy; 1e-10 between a torch job and NumPy's
-    one process, which round differently)."""
+    a process no rows), validation sets of 60, 1 and 5 rows: within 1e-12 of one process (on NumPy;
+    1e-10 between a torch job and NumPy's one process, which round differently)."""
     if backend is not None:
         pytest.importorskip(backend, reason=f"{backend} not installed")
         monkeypatch.setenv("ANYNET_BACKEND", backend)
@@ -219,6 +230,64 @@ def test_processes_given_different_data_are_refused(tmp_path):
     assert "rows of X: rank 0 has 150, rank 1 has 53" in result.stderr
 
 
+def test_processes_given_different_labels_are_refused(tmp_path):
+    """The same X, but y encoded with the classes in another order on rank 1 (as list(set(names))
+    does under another hash seed): it trained to 0.4 accuracy with no word; now refused by name."""
+    result = run_job("different-labels", tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "were not given the same training job (a digest of y: rank 0 has" in result.stderr
+    assert "sorted(set(names))" in result.stderr
+
+
+def test_processes_given_different_validation_data_are_refused(tmp_path):
+    """1 validation row on rank 0 and 5 on rank 1 ended in MPI's "Message truncated"; now refused by name."""
+    result = run_job("different-validation", tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "validation data: rank 0 has '1 row', rank 1 has '5 rows'" in result.stderr
+    assert "truncated" not in result.stderr
+
+
+def test_the_agreement_digests_every_target_and_the_validation_data():
+    """One label changed in a row the X digest does not read, or a validation row: the facts differ."""
+    from anynet.batches import training_batches
+    from anynet.distributed import job_facts
+
+    X, y = job.data()
+    Xv, yv = job.data(60, seed=1)
+    net = job.model()
+    net.train_state.loss = anynet.losses.get("softmax_cross_entropy")
+    net.train_state.optimizer = anynet.optim.get("adam")
+
+    def facts(y, Xv):
+        batches, val = training_batches(net, X, y, batch_size=32, shuffle=True, batching="epoch", steps=None,
+                                        validation_data=(Xv, yv), validation_split=None, where="fit", shard=(0, 2))
+        return job_facts(net, batches, 3, X, val)
+
+    base, other_y, other_val = y.copy(), y.copy(), Xv.copy()
+    other_y[7] = (other_y[7] + 1) % 3
+    other_val[30, 1] += 1.0
+    same, changed_y, changed_val = facts(base, Xv), facts(other_y, Xv), facts(base, other_val)
+    assert same == facts(base.copy(), Xv.copy())
+    assert [k for k in same if same[k] != changed_y[k]] == ["a digest of y"]
+    assert [k for k in same if same[k] != changed_val[k]] == ["a digest of X_val"]
+    assert same["validation data"] == "60 rows"
+
+
+def test_the_digest_reads_held_rows_as_they_are_served(tmp_path):
+    """A memory-mapped y (served by rows, one-hot per batch) digests as the same y held whole."""
+    from anynet.batches import prepare_y
+    from anynet.distributed import digest
+
+    _, y = job.data()
+    net = job.model()
+    loss = anynet.losses.get("softmax_cross_entropy")
+    mapped = np.lib.format.open_memmap(tmp_path / "y.npy", mode="w+", dtype=y.dtype, shape=y.shape)
+    mapped[:] = y
+    held, whole = prepare_y(net, mapped, loss, len(y), "fit", by_rows=True), prepare_y(net, y, loss, len(y), "fit")
+    assert type(held).__name__ == "HostRows" and type(whole).__name__ != "HostRows"
+    assert digest(held) == digest(whole)
+
+
 def test_a_launcher_whose_tasks_mpi_does_not_join_is_refused():
     """srun without an MPI plugin starts N processes that each see a world of 1: they must not train alone."""
     pytest.importorskip("mpi4py", reason='mpi4py not installed (pip install "anynet-nn[mpi]")')
@@ -237,6 +306,56 @@ def test_an_exception_on_one_rank_ends_the_job(tmp_path, name):
     assert ("rank 1 failed on purpose" if name == "raise" else "contains NaN") in result.stderr
 
 
+@pytest.mark.parametrize("name", ["stop-flag-0", "stop-flag-1", "stop-epoch-0", "stop-batch-all", "stop-epoch-all"])
+def test_a_callback_that_stops_one_rank_stops_every_rank(tmp_path, name):
+    """model.stop_training set, or StopTraining raised after an epoch, on one rank (or a StopTraining on
+    every rank): the job ends, each rank after the same epochs and with the same weights."""
+    result = run_job(name, tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    epochs = [json.loads((tmp_path / f"epochs{rank}.json").read_text()) for rank in (0, 1)]
+    assert epochs == ([0, 0] if "batch" in name else [1, 1])  # stopped in epoch 0's step 3, or after epoch 0
+    first, second = np.load(tmp_path / "weights0.npz"), np.load(tmp_path / "weights1.npz")
+    for k in first.files:
+        np.testing.assert_array_equal(first[k], second[k], err_msg=k)
+
+
+@pytest.mark.parametrize("name", ["stop-batch-0", "stop-exit-1"])
+def test_a_rank_that_leaves_in_the_middle_of_an_epoch_ends_the_job(tmp_path, name):
+    """StopTraining raised, or sys.exit(0) called, by a callback in the middle of an epoch on one rank
+    only: the other rank waits in the next step's all-reduce, so the job is aborted (it hung)."""
+    result = run_job(name, tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "aborting all 2 processes" in result.stderr
+    if "batch" in name:
+        assert "raised StopTraining on this process" in result.stderr
+        assert "set model.stop_training = True in on_epoch_end" in result.stderr
+    else:
+        assert "by an exception, while the other processes may still be in it" in result.stderr
+
+
+def test_a_rank_that_exits_with_an_error_status_ends_the_job(tmp_path):
+    """sys.exit(3) on rank 1 while rank 0 trains: the job ends with status 3 (it hung)."""
+    result = run_job("exit-3", tmp_path, timeout=120)
+    assert result.returncode == 3
+    assert "rank 1: it ends with exit status 3" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["caught-1", "caught-all"])
+def test_a_caught_error_in_fit_ends_the_job_unless_every_rank_had_it(tmp_path, name):
+    """Bad data on rank 1: its InputError is caught and rank 1 ends normally while rank 0 waits in fit,
+    so the job is aborted (it hung). The same error on every rank, caught on each: the job ends as it would."""
+    result = run_job(name, tmp_path, timeout=120)
+    assert result.stderr.count("caught: fit") + result.stderr.count("caught: Sequential.fit") >= 1
+    assert (tmp_path / "ended1.txt").exists()
+    if name == "caught-all":
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "ended0.txt").exists()
+    else:
+        assert result.returncode != 0
+        assert "rank 1: it ends after leaving Sequential.fit by an exception" in result.stderr
+        assert not (tmp_path / "ended0.txt").exists()
+
+
 def test_the_cli_trains_data_parallel_under_mpiexec(tmp_path):
     anynet_cli = [sys.executable, "-m", "anynet"]
     args = ["train", "digits", "--epochs", "2", "--out", str(tmp_path / "run"), "--seed", "0"]
@@ -246,6 +365,16 @@ def test_the_cli_trains_data_parallel_under_mpiexec(tmp_path):
     assert result.stdout.count("accuracy") >= 1
     model = anynet.load(tmp_path / "run" / "model.safetensors")
     assert model.train_state["epoch"] == 2
+
+
+def test_a_cli_error_on_one_rank_ends_the_job(tmp_path):
+    """``anynet train`` under mpiexec with a bad option on rank 1 only: rank 1 reports it and returns 2
+    while rank 0 trains, and the job ends with status 2 (it hung, rank 0 waiting for rank 1)."""
+    anynet_cli = [sys.executable, "-m", "anynet", "train", "digits", "--out", str(tmp_path / "run"), "--quiet"]
+    result = each_rank([*anynet_cli, "--epochs", "2"], [*anynet_cli, "--epochs", "0"])
+    assert result.returncode == 2, result.stderr
+    assert "anynet train: error: --epochs must be an int ≥ 1, got 0" in result.stderr
+    assert "rank 1: it ends with exit status 2" in result.stderr
 
 
 # -- GPUs: NCCL ------------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from .errors import AnynetError
+from .errors import AnynetError, UnknownNameError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -98,6 +98,9 @@ def parse_layers(spec: str) -> list[tuple[int, str | None] | str]:
         if act:
             try:
                 activations.get(act)
+            except UnknownNameError:
+                raise UsageError(f"--layers: unknown activation {act!r} in {part!r}; known: "
+                                 f"{', '.join(activations.names())}") from None
             except ValueError as exc:
                 raise UsageError(f"--layers: {exc}") from None
         out.append((n, act or None))
@@ -549,7 +552,11 @@ def _loss(args: argparse.Namespace, ds: Any, classify: bool) -> Any:
     (one output per class) and a regression's loss numbers."""
     from . import losses
 
-    loss = losses.get(args.loss or ("softmax_cross_entropy" if classify else "mse"))
+    try:
+        loss = losses.get(args.loss or ("softmax_cross_entropy" if classify else "mse"))
+    except UnknownNameError:
+        raise UsageError(f"--loss {args.loss}: unknown loss {args.loss!r}; known: {', '.join(losses.names())}"
+                         ) from None
     if loss.classification == classify:
         return loss
     what = (f"column {args.target!r} of {args.csv}" if args.csv else ds.name)
@@ -590,7 +597,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 @command("train")
 def _train(args: argparse.Namespace) -> int:
-    from . import distributed, optim
+    from . import distributed, optim, registry
     from .fileformat import atomic_write
     from .plot import decision_boundary, loss_curve
 
@@ -613,6 +620,9 @@ def _train(args: argparse.Namespace) -> int:
         opt_kw["momentum"] = args.momentum
     try:
         optimizer = optim.get(args.optimizer, **opt_kw)
+    except UnknownNameError:
+        raise UsageError(f"--optimizer {args.optimizer}: unknown optimizer {args.optimizer!r}; known: "
+                         f"{', '.join(n.lower() for n in registry.names('optimizer'))}") from None
     except TypeError:
         raise UsageError(f"--momentum does not apply to {args.optimizer}") from None
     check_fits(ds.n_features, n_out, hidden, dtype=_model_dtype(args), slots=len(optimizer.slots),

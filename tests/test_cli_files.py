@@ -300,3 +300,14 @@ def test_numbers_out_of_range_are_told_by_their_flag(flag, value, what, tmp_path
     assert main(["train", "digits", flag, value, "--optimizer", "sgd", "--quiet", "--out", str(tmp_path)]) == 2
     _one_error_line(capsys, f"anynet train: error: {flag} must be {what}")
     assert not (tmp_path / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("args,line", [
+    (["--loss", "nope"], "--loss nope: unknown loss 'nope'; known: mse, "),
+    (["--optimizer", "lbfgs"], "--optimizer lbfgs: unknown optimizer 'lbfgs'; known: adagrad, adam, adamw, "),
+    (["--layers", "8:nope"], "--layers: unknown activation 'nope' in '8:nope'; known: identity, "),
+])
+def test_unknown_names_are_told_by_their_flag_without_python_advice(args, line, tmp_path, capsys):
+    assert main(["train", "digits", *args, "--quiet", "--out", str(tmp_path)]) == 2
+    text = _one_error_line(capsys, line)
+    assert "register" not in text and "callables" not in text  # advice for Python code, not for the command

@@ -29,6 +29,7 @@ from anynet.errors import (
     BackendUnavailableError,
     ConfigError,
     DeviceError,
+    InputTypeError,
 )
 
 from .conftest import MATRIX, load_backend
@@ -183,6 +184,14 @@ def test_mixing_devices_is_refused(request):
     b = anynet.to_device(np.ones(3), "array_api_strict:device2")
     with pytest.raises(BackendMismatchError, match="device1.*device2"):
         common_backend(a, b)
+
+
+def test_asarray_of_a_device_array_names_to_device(request):
+    load_backend("array_api_strict", request.config)
+    x = anynet.to_device(np.ones(3), "array_api_strict:device1")  # refuses numpy.asarray, as CuPy does
+    for spec in ("numpy", "array_api_strict:device1"):
+        with pytest.raises(InputTypeError, match=r"array_api_strict\.Array.*anynet\.to_device\(x, '" + spec):
+            anynet.get_backend(spec).asarray(x)
 
 
 def test_float64_less_device(request):

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import dtype_name, float_dtype_name, get_default_dtype
-from ..errors import DeviceError
+from ..errors import DeviceError, InputTypeError
 from ._adapter import Adapter
 
 __all__ = ["Backend"]
@@ -104,7 +104,14 @@ class Backend:
         ``copy=False`` the result will only be read, so a backend that can use host memory
         directly (NumPy) returns a NumPy array of the right dtype as it is, with no copy.
         """
-        host = np.asarray(data)
+        try:
+            host = np.asarray(data)
+        except (RuntimeError, TypeError) as exc:  # a device array: CuPy and array-api-strict refuse it
+            raise InputTypeError(
+                f"{self.spec}: asarray takes host data (NumPy arrays, numbers), got a "
+                f"{type(data).__module__.partition('.')[0]}.{type(data).__name__} that NumPy cannot read ({exc}); "
+                f"move a device array with anynet.to_device(x, {self.spec!r})"
+            ) from None
         if dtype is not None:
             host = host.astype(dtype_name(self.dtype(dtype)), copy=False)
         return self.adapter.from_numpy(host, self.device) if copy else \

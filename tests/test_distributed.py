@@ -19,7 +19,7 @@ import pytest
 
 import anynet
 from anynet.distributed import LocalComm, launched_by_mpi
-from anynet.errors import InputError, InputTypeError
+from anynet.errors import ConfigError, InputError, InputTypeError
 from tests import _mpi_job as job
 
 HERE = Path(__file__).resolve().parent
@@ -95,6 +95,12 @@ def test_fit_with_a_one_process_comm_equals_fit_without():
     assert ha.history == hb.history
     for k, v in a.state_dict().items():
         assert np.array_equal(anynet.to_numpy(v), anynet.to_numpy(b.state_dict()[k])), k
+
+
+def test_init_refuses_an_exit_timeout_that_is_not_a_positive_number():
+    for bad in (0, -1.0, True, "30"):
+        with pytest.raises(ConfigError, match="exit_timeout must be a number of seconds > 0"):
+            anynet.distributed.init(exit_timeout=bad)
 
 
 def test_fit_refuses_what_is_not_a_communicator():
@@ -340,16 +346,20 @@ def test_a_rank_that_exits_with_an_error_status_ends_the_job(tmp_path):
     assert "rank 1: it ends with exit status 3" in result.stderr
 
 
-@pytest.mark.parametrize("name", ["caught-1", "caught-all"])
+@pytest.mark.parametrize("name", ["caught-1", "caught-all", "caught-refit"])
 def test_a_caught_error_in_fit_ends_the_job_unless_every_rank_had_it(tmp_path, name):
     """Bad data on rank 1: its InputError is caught and rank 1 ends normally while rank 0 waits in fit,
     so the job is aborted (it hung). The same error on every rank, caught on each: the job ends as it would."""
     result = run_job(name, tmp_path, timeout=120)
     assert result.stderr.count("caught: fit") + result.stderr.count("caught: Sequential.fit") >= 1
-    assert (tmp_path / "ended1.txt").exists()
+    assert (tmp_path / "ended1.txt").exists() == (name != "caught-refit")
     if name == "caught-all":
         assert result.returncode == 0, result.stderr
         assert (tmp_path / "ended0.txt").exists()
+    elif name == "caught-refit":  # rank 1 fits again while rank 0 waits in the first fit
+        assert result.returncode != 0
+        assert "rank 1: Sequential.fit: it begins a new fit after leaving the last one by an exception" in result.stderr
+        assert not (tmp_path / "ended0.txt").exists()
     else:
         assert result.returncode != 0
         assert "rank 1: it ends after leaving Sequential.fit by an exception" in result.stderr

@@ -268,11 +268,11 @@ def _at_exit() -> None:
     if world is None:
         return
     if _ENDING.status:
-        _abort(world, f"it ends with exit status {_ENDING.status} while the other processes may be waiting for "
-                      "it", _ENDING.status)
+        _abort(world, f"it ends with exit status {_ENDING.status}", _ENDING.status)
     for comm, private, where in list(_ENDING.open.values()):
-        _leave_together(comm, private, f"it ends after leaving {where} by an exception, while the other processes "
-                                       "may still be in it")
+        _leave_together(comm, private, f"it ends after leaving {where} by an exception", "leave it",
+                        "; let such an exception end the process (init's hook aborts the job at once), or catch it "
+                        "on every process alike")
     _ENDING.open.clear()
 
 
@@ -295,10 +295,11 @@ def _all_arrive(private: Any, timeout: float) -> bool:
     return True
 
 
-def _leave_together(comm: Any, private: Any, why: str, fix: str = "") -> None:
-    """Return when every process leaves here too; else abort the job (the others wait for this one)."""
+def _leave_together(comm: Any, private: Any, what: str, same: str, fix: str = "") -> None:
+    """Return when every process comes here too (``what`` happened on each); else abort the job,
+    saying what happened here and what the others did not do (``same``) in time."""
     if not _all_arrive(private, _ENDING.timeout):
-        _abort(comm, f"{why}, and they did not leave it within {_ENDING.timeout:g} s{fix}", 1)
+        _abort(comm, f"{what}, and the other processes did not {same} within {_ENDING.timeout:g} s{fix}", 1)
 
 
 def _abort(comm: Any, why: str, status: int) -> None:
@@ -375,7 +376,7 @@ class DataParallel:
             left = _ENDING.open.pop(id(dp.comm), None)
             if left is not None:  # the last fit on this communicator ended here by an exception
                 _leave_together(dp.comm, private, f"{where}: it begins a new fit after leaving the last one by an "
-                                                  "exception, while the other processes may still be in it")
+                                                  "exception", "leave the last one")
             _ENDING.open[id(dp.comm)] = (dp.comm, private, where)
         return dp
 
@@ -389,8 +390,8 @@ class DataParallel:
         raised it on each alike), else abort the job, the others still training would wait forever."""
         entry = _ENDING.open.pop(id(self.comm), None)
         private = entry[1] if entry is not None else _private(self.comm)
-        _leave_together(self.comm, private, f"{where}: a callback raised StopTraining on this process, which left "
-                                            "training, while the other processes went on training",
+        _leave_together(self.comm, private, f"{where}: a callback raised StopTraining on this process in the middle "
+                                            "of an epoch", "raise it too (they went on training)",
                         "; to stop every process together, set model.stop_training = True in on_epoch_end (fit stops "
                         "every process after the epoch where one asks), or raise StopTraining on every process alike")
 

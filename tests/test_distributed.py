@@ -239,7 +239,7 @@ def test_processes_given_different_data_are_refused(tmp_path):
 def test_processes_given_different_labels_are_refused(tmp_path):
     """The same X, but y encoded with the classes in another order on rank 1 (as list(set(names))
     does under another hash seed): it trained to 0.4 accuracy with no word; now refused by name."""
-    result = run_job("different-labels", tmp_path, timeout=120)
+    result = run_job("different-labels", tmp_path, timeout=60)
     assert result.returncode != 0
     assert "were not given the same training job (a digest of y: rank 0 has" in result.stderr
     assert "sorted(set(names))" in result.stderr
@@ -247,7 +247,7 @@ def test_processes_given_different_labels_are_refused(tmp_path):
 
 def test_processes_given_different_validation_data_are_refused(tmp_path):
     """1 validation row on rank 0 and 5 on rank 1 ended in MPI's "Message truncated"; now refused by name."""
-    result = run_job("different-validation", tmp_path, timeout=120)
+    result = run_job("different-validation", tmp_path, timeout=60)
     assert result.returncode != 0
     assert "validation data: rank 0 has '1 row', rank 1 has '5 rows'" in result.stderr
     assert "truncated" not in result.stderr
@@ -316,7 +316,7 @@ def test_an_exception_on_one_rank_ends_the_job(tmp_path, name):
 def test_a_callback_that_stops_one_rank_stops_every_rank(tmp_path, name):
     """model.stop_training set, or StopTraining raised after an epoch, on one rank (or a StopTraining on
     every rank): the job ends, each rank after the same epochs and with the same weights."""
-    result = run_job(name, tmp_path, timeout=120)
+    result = run_job(name, tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     epochs = [json.loads((tmp_path / f"epochs{rank}.json").read_text()) for rank in (0, 1)]
     assert epochs == ([0, 0] if "batch" in name else [1, 1])  # stopped in epoch 0's step 3, or after epoch 0
@@ -329,7 +329,7 @@ def test_a_callback_that_stops_one_rank_stops_every_rank(tmp_path, name):
 def test_a_rank_that_leaves_in_the_middle_of_an_epoch_ends_the_job(tmp_path, name):
     """StopTraining raised, or sys.exit(0) called, by a callback in the middle of an epoch on one rank
     only: the other rank waits in the next step's all-reduce, so the job is aborted (it hung)."""
-    result = run_job(name, tmp_path, timeout=120)
+    result = run_job(name, tmp_path, timeout=60)
     assert result.returncode != 0
     assert "aborting all 2 processes" in result.stderr
     if "batch" in name:
@@ -341,7 +341,7 @@ def test_a_rank_that_leaves_in_the_middle_of_an_epoch_ends_the_job(tmp_path, nam
 
 def test_a_rank_that_exits_with_an_error_status_ends_the_job(tmp_path):
     """sys.exit(3) on rank 1 while rank 0 trains: the job ends with status 3 (it hung)."""
-    result = run_job("exit-3", tmp_path, timeout=120)
+    result = run_job("exit-3", tmp_path, timeout=60)
     assert result.returncode == 3
     assert "rank 1: it ends with exit status 3" in result.stderr
 
@@ -350,7 +350,7 @@ def test_a_rank_that_exits_with_an_error_status_ends_the_job(tmp_path):
 def test_a_caught_error_in_fit_ends_the_job_unless_every_rank_had_it(tmp_path, name):
     """Bad data on rank 1: its InputError is caught and rank 1 ends normally while rank 0 waits in fit,
     so the job is aborted (it hung). The same error on every rank, caught on each: the job ends as it would."""
-    result = run_job(name, tmp_path, timeout=120)
+    result = run_job(name, tmp_path, timeout=60)
     assert result.stderr.count("caught: fit") + result.stderr.count("caught: Sequential.fit") >= 1
     assert (tmp_path / "ended1.txt").exists() == (name != "caught-refit")
     if name == "caught-all":
@@ -381,7 +381,7 @@ def test_a_cli_error_on_one_rank_ends_the_job(tmp_path):
     """``anynet train`` under mpiexec with a bad option on rank 1 only: rank 1 reports it and returns 2
     while rank 0 trains, and the job ends with status 2 (it hung, rank 0 waiting for rank 1)."""
     anynet_cli = [sys.executable, "-m", "anynet", "train", "digits", "--out", str(tmp_path / "run"), "--quiet"]
-    result = each_rank([*anynet_cli, "--epochs", "2"], [*anynet_cli, "--epochs", "0"])
+    result = each_rank([*anynet_cli, "--epochs", "2"], [*anynet_cli, "--epochs", "0"], timeout=60)
     assert result.returncode == 2, result.stderr
     assert "anynet train: error: --epochs must be an int ≥ 1, got 0" in result.stderr
     assert "rank 1: it ends with exit status 2" in result.stderr

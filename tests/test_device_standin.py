@@ -512,17 +512,33 @@ def _entry_device_batches(tmp_path):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("entry", [
     _entry_fit, _entry_predict, _entry_save_load_pickle_to, _entry_gradcheck, _entry_onnx, _entry_dask,
+    _entry_evaluate, _entry_tensorboard, _entry_device_batches,
     pytest.param(_entry_metrics, marks=_pending("anynet/metrics.py")),
-    pytest.param(_entry_evaluate, marks=_pending("anynet/training.py")),
-    pytest.param(_entry_tensorboard, marks=_pending("anynet/callbacks.py")),
     pytest.param(_entry_sklearn, marks=_pending("anynet/sklearn.py")),
-    pytest.param(_entry_device_batches, marks=_pending("anynet/validation.py")),
 ], ids=lambda f: f.__name__.removeprefix("_entry_"))
 def test_no_implicit_host_read(no_implicit_reads, entry, tmp_path):
     entry(tmp_path)
 
 
-def test_host_reads_per_epoch_do_not_grow_with_the_steps(device, monkeypatch, tmp_path):
+def _fit_host_data(model, X, y, batch_size, tmp_path):
+    _fit(model, X, y, epochs=3, batch_size=batch_size, validation_split=0.25, metrics=["r2"],
+         callbacks=[callbacks.EarlyStopping(restore_best_weights=True), callbacks.ReduceLROnPlateau(),
+                    callbacks.CSVLogger(tmp_path / "log.csv")])
+
+
+def _fit_device_batches(model, X, y, batch_size, tmp_path):
+    batches = [(anynet.to_device(X[i:i + batch_size], DEVICE), anynet.to_device(y[i:i + batch_size], DEVICE))
+               for i in range(0, X.shape[0], batch_size)]
+    model.fit(batches, loss="mse", optimizer="adam", epochs=3, verbose=0)
+
+
+@pytest.mark.parametrize("run", [
+    _fit_host_data,
+    pytest.param(_fit_device_batches, marks=pytest.mark.xfail(
+        strict=True, reason="each device batch of a stream is checked for NaN/inf with a host read of its own "
+                            "(anynet/batches.py, anynet/validation.py check_finite): two syncs per step")),
+], ids=["host_data", "device_batches"])
+def test_host_reads_per_epoch_do_not_grow_with_the_steps(device, monkeypatch, tmp_path, run):
     """Every explicit device→host transfer in fit is once per epoch: four times the steps, the same reads."""
     from anynet.backends._strict import StrictAdapter
 
@@ -538,8 +554,6 @@ def test_host_reads_per_epoch_do_not_grow_with_the_steps(device, monkeypatch, tm
     counts = []
     for batch_size in (16, 4):
         reads.clear()
-        _fit(_net(DEVICE), X, y, epochs=3, batch_size=batch_size, validation_split=0.25, metrics=["r2"],
-             callbacks=[callbacks.EarlyStopping(restore_best_weights=True), callbacks.ReduceLROnPlateau(),
-                        callbacks.CSVLogger(tmp_path / "log.csv")])
+        run(_net(DEVICE), X, y, batch_size, tmp_path)
         counts.append(len([d for d in reads if d == device.device]))
     assert counts[0] == counts[1] and 0 < counts[0] < 3 * 12, counts

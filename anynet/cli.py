@@ -987,5 +987,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _exit_code(args: argparse.Namespace, code: int) -> int:
-    """The one way out of main(), so that a hook for a non-zero code has one place to go."""
+    """The one way out of main(). A non-zero code goes through :func:`anynet.distributed.ending`:
+    under mpiexec (once ``train`` has called ``distributed.init``) the whole job then ends with it,
+    instead of the other processes waiting for this one in a collective; alone it only records it."""
+    if code:
+        from . import distributed
+
+        distributed.ending(code)
     return code

@@ -311,3 +311,14 @@ def test_unknown_names_are_told_by_their_flag_without_python_advice(args, line, 
     assert main(["train", "digits", *args, "--quiet", "--out", str(tmp_path)]) == 2
     text = _one_error_line(capsys, line)
     assert "register" not in text and "callables" not in text  # advice for Python code, not for the command
+
+
+# -- 9. a non-zero exit goes through anynet.distributed.ending (under mpiexec: the job ends) ------------
+def test_a_non_zero_exit_is_said_to_the_distributed_guard(tmp_path, monkeypatch, capsys):
+    from anynet import distributed
+
+    said = []
+    monkeypatch.setattr(distributed, "ending", lambda status: said.append(status) or status)
+    assert main(["train", "digits", "--epochs", "0", "--out", str(tmp_path)]) == 2
+    assert main(["info"]) == 0
+    assert said == [2]

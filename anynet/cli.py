@@ -448,7 +448,7 @@ class _Stdout:
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
-        self.closed_early = False
+        self.closed_early = stream is None  # Python's sys.stdout when the descriptor was closed (>&-)
 
     def write(self, text: str) -> int:
         if not self.closed_early:
@@ -468,6 +468,9 @@ class _Stdout:
                 self.stream.flush()
             except BrokenPipeError:
                 self._gone()
+
+    def isatty(self) -> bool:
+        return not self.closed_early and bool(self.stream.isatty())
 
     def _gone(self) -> None:
         self.closed_early = True
@@ -796,8 +799,8 @@ def _predict(args: argparse.Namespace) -> int:
             sys.stdout.write(chunk.decode())
         sys.stdout.flush()
         if getattr(sys.stdout, "closed_early", False):
-            raise OutputClosedError(f"standard output was closed before all {len(X)} predictions were written; "
-                                    "the predictions it received are incomplete")
+            raise OutputClosedError(f"standard output was closed before all {len(X)} predictions were written "
+                                    "(what reached it is incomplete); write them to a file with --output FILE")
         print(f"wrote {len(X)} predictions to standard output", file=sys.stderr)
         return 0
     atomic_write(out, chunks)  # a temporary file renamed over ``out``: interrupted, the old file is intact

@@ -157,6 +157,15 @@ def test_train_into_a_closed_pipe_still_writes_the_run(tmp_path, read_first):
     assert anynet.load(str(tmp_path / "r" / "model.safetensors")).train_state["epoch"] == 3
 
 
+def test_train_with_standard_output_closed_writes_the_run(tmp_path):
+    import shlex
+
+    cmd = shlex.join([sys.executable, "-m", "anynet", "train", "digits", "--epochs", "2", "--out", str(tmp_path / "r")])
+    out = subprocess.run(f"exec 1>&-; {cmd}", shell=True, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert (tmp_path / "r" / "model.safetensors").stat().st_size > 0
+
+
 def test_predict_into_a_closed_pipe_says_the_predictions_are_incomplete(run):
     _, ckpt, data, _ = run
     child = subprocess.Popen([sys.executable, "-m", "anynet", "predict", str(ckpt), str(data), "--output", "-"],

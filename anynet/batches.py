@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import Backend, backend_of, get_backend, is_array
+from .backends import Backend, backend_of, get_backend, is_array, to_numpy
 from .dtypes import dtype_name
 from .errors import InputError, InputTypeError
 from .validation import as_host_array, check_features, check_finite, chunk_rows, raise_mismatch, row_chunks
@@ -245,7 +245,7 @@ def _check_y_fits(model: Any, y: Any, where: str) -> None:
         return
     xp = model.backend.xp
     if math.prod(y.shape):
-        top = float(xp.max(xp.abs(y)))
+        top = float(to_numpy(xp.max(xp.abs(y))))  # (one explicit read, at the entry point)
         if _F32_MAX < top < math.inf:
             _beyond_float32(top, where, "y")
 

@@ -237,7 +237,7 @@ def _finite_now(model: Any, probe: Callable[[Any], Any] | None) -> tuple[bool, b
     params = xp.all(xp.stack(flags)) if flags else xp.asarray(True)
     outputs = probe(model) if probe is not None else None
     if outputs is None:
-        return bool(params), True
+        return bool(to_numpy(params)), True
     both = np.asarray(to_numpy(xp.stack([params, outputs])))  # the one host read
     return bool(both[0]), bool(both[1])
 
@@ -246,7 +246,7 @@ def _largest(model: Any) -> float:
     """The largest parameter magnitude (read for the error message only)."""
     xp = model.backend.xp
     tops = [xp.max(xp.abs(p)) for p in model.parameters().values() if math.prod(p.shape)]
-    return float(xp.max(xp.stack(tops))) if tops else 0.0
+    return float(to_numpy(xp.max(xp.stack(tops)))) if tops else 0.0
 
 
 class ProgressBar(Callback):
@@ -287,7 +287,7 @@ class ProgressBar(Callback):
         self.bar.update(1)
         now = time.monotonic()
         if now - self._shown > 0.5:  # a rare read of the loss, for the display only
-            self.bar.set_postfix(loss=f"{float(logs['loss']):.4g}")
+            self.bar.set_postfix(loss=f"{float(to_numpy(logs['loss'])):.4g}")
             self._shown = now
 
     def on_epoch_end(self, model: Any, epoch: int, logs: Logs) -> None:
@@ -872,7 +872,7 @@ class TensorBoard(Callback):
 
     def _write_step(self, model: Any, step: int, logs: Logs) -> None:
         if (step + 1) % self._every == 0:
-            self.writer.add_scalar("batch/loss", float(logs["loss"]), step)  # the host read, every N steps
+            self.writer.add_scalar("batch/loss", float(to_numpy(logs["loss"])), step)  # the host read, every N steps
 
     def on_epoch_end(self, model: Any, epoch: int, logs: Logs) -> None:
         for key, value in logs.items():

@@ -418,7 +418,7 @@ def score(model: Any, batches: Iterable[tuple[Array, Array]], *, loss: Any = Non
         raise InputError(f"{where}: there is nothing to score: the {type(source).__name__} of (X, y) batches gave no "
                          "batches on this pass; give a non-empty list or DataLoader (a DataLoader with "
                          "drop_last=True gives none when it holds fewer samples than its batch_size)")
-    logs = {"loss": float(total) / n}
+    logs = {"loss": float(to_numpy(total)) / n}  # the one read of the loss
     logs.update({m.name: m.result() for m in mets})
     return logs
 

@@ -144,9 +144,14 @@ def check_finite(x: Any, *, where: str, what: str = "X") -> None:
                 _raise_nonfinite(part, where, what, a)
         return
     xp = backend_of(x).xp
-    ok = xp.isfinite(x)
-    if not bool(xp.all(ok)):
+    if not bool(_read(xp.all(xp.isfinite(x)))):
         _raise_nonfinite(x, where, what, 0)
+
+
+def _read(x: Any) -> np.ndarray:
+    """A device value on the host, read explicitly (``float(x)`` or ``bool(x)`` of a CuPy array is a
+    device synchronisation hidden in a conversion): the one way these checks read what they reduce."""
+    return np.asarray(x) if isinstance(x, (np.ndarray, np.generic)) else np.asarray(backend_of(x).to_numpy(x))
 
 
 def _all_finite(part: np.ndarray) -> bool:
@@ -192,9 +197,10 @@ def check_class_labels(y: Any, n_classes: int, *, where: str, n_samples: int | N
         raise InputError(f"{where}: y has {y.shape[0]} labels but X has {n_samples} samples")
     kind = dtype_kind(y)
     if kind == "float":
-        if not bool(xp.all(xp.isfinite(y))):
+        finite, whole = _read(xp.stack([xp.all(xp.isfinite(y)), xp.all(y == xp.round(y))])).tolist()
+        if not finite:
             raise InputError(f"{where}: labels y contain NaN or infinity")
-        if not bool(xp.all(y == xp.round(y))):
+        if not whole:
             raise InputError(f"{where}: labels y must be whole numbers (class indices), got fractional values")
         y = xp.astype(y, xp.int64)
     elif kind == "bool":
@@ -202,12 +208,12 @@ def check_class_labels(y: Any, n_classes: int, *, where: str, n_samples: int | N
     elif kind != "int":
         raise InputTypeError(f"{where}: labels y must be integers in [0, {n_classes}), got dtype {y.dtype}")
     if y.shape[0]:
-        lo, hi = int(xp.min(y)), int(xp.max(y))
+        lo, hi = _read(xp.stack([xp.min(y), xp.max(y)])).tolist()
         if lo < 0 or hi >= n_classes:
-            first = int(xp.argmax(xp.astype((y < 0) | (y >= n_classes), xp.int8)))  # the error path only
+            first = int(_read(xp.argmax(xp.astype((y < 0) | (y >= n_classes), xp.int8))))  # the error path only
             raise InputError(
                 f"{where}: labels must lie in [0, {n_classes}) for {n_classes} classes, got values "
                 f"from {lo} to {hi}; the first out of range is at index {first} of these labels "
-                f"(value {int(y[first])})"
+                f"(value {int(_read(y[first]))})"
             )
     return y

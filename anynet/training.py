@@ -129,7 +129,8 @@ def _one_fit_at_a_time(train: _F) -> _F:
         if owner is not None:
             raise InputError(f"{where}: this model is already being fitted in another thread; two fits of one model "
                              "would interleave their steps and epoch counts. Wait for that fit to return (e.g. "
-                             "join its thread), or fit a copy in this thread (copy.deepcopy(model))")
+                             "join its thread), or give each thread its own model (copy.deepcopy(model) before "
+                             "the fits start: a copy taken meanwhile may catch a step half done)")
         try:
             return train(model, *args, **kwargs)
         finally:
@@ -169,6 +170,9 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
             trains on its slice of every global batch of ``batch_size`` rows, with the result of one process
             (see :mod:`anynet.distributed`); only rank 0 shows progress and runs ``root_only`` callbacks.
             Every process passes all of X and y.
+
+    An epoch whose stream gives no batch raises :class:`~anynet.InputError` (there is no loss to report),
+    and so does a second ``fit`` of the same model while one runs (another thread, or a callback).
     """
     where = f"{type(model).__name__}.fit"
     _refuse_dask(X, where)

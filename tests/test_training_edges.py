@@ -264,8 +264,8 @@ def test_a_second_fit_of_one_model_from_another_thread_is_refused():
         assert inside.wait(30)
         with pytest.raises(InputError, match="this model is already being fitted in another thread"):
             model.fit(X, y, optimizer="sgd", **FIT)
-        other = copy.deepcopy(model)  # the way out the message gives: fit a copy meanwhile
-        other.fit(X, y, optimizer="sgd", **FIT)
+        other = copy.deepcopy(model)  # (taken between two epochs of the first fit: no step half done)
+        other.fit(X, y, optimizer="sgd", **FIT)  # a copy is another model: it may be fitted meanwhile
         assert pickle.loads(pickle.dumps(model)).train_state.epoch == 0  # nothing of the claim is pickled
     finally:
         release.set()

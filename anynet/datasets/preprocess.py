@@ -14,6 +14,16 @@ a network reads, and does it the same way for any later table:
   (``missing="error"`` or ``"drop"``: the caller drops such rows before fitting). A categorical
   column is always filled with its most frequent category.
 
+What a number is: :data:`NUMBER` (an optional sign, ASCII digits with an optional decimal
+point, an optional exponent: ``12``, ``-3.5``, ``.5``, ``1e-3``), as a spreadsheet or pandas
+reads numbers, not every string Python's ``float()`` accepts (``1_000``, ``2020_01`` and
+non-ASCII digits such as ``١٢`` are text). ``inf``, ``infinity`` and ``nan`` with a sign, any
+case (:data:`NOT_FINITE_TOKENS`), and numbers too large for float64 (``1e999``) are numbers
+without a value: missing cells in a numeric column.
+
+Cells are kept as variable-width strings (NumPy's ``StringDType``), so one long cell costs its
+own length, not that length times the column's rows.
+
 It is saved as a JSON-able dict (:meth:`TablePreprocessor.to_dict` / :meth:`~TablePreprocessor.from_dict`):
 ``anynet train --csv`` stores it in the checkpoint, and ``load_csv`` uses the same object, so
 the command line and the Python API read tables alike.
@@ -32,6 +42,7 @@ Example:
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
@@ -42,6 +53,15 @@ from ..errors import ConfigError, InputError
 
 #: cells that mean "no value" (compared after removing surrounding spaces, in any case)
 MISSING_TOKENS = ("", "na", "nan", "null")
+#: a number as a cell holds one (surrounding spaces removed): an optional sign, ASCII digits with an
+#: optional decimal point, an optional exponent (``12``, ``-3.5``, ``.5``, ``5.``, ``1e-3``, ``2E+10``)
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: numbers without a finite value besides NaN (any case): in a numeric column, a missing cell
+NOT_FINITE_TOKENS = ("+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
+#: how a table holds cells: variable-width strings (a fixed-width ``str`` array is as wide as its longest cell)
+TEXT = np.dtypes.StringDType()
+#: any character no NUMBER has, or the separator of a joined column: the fast check of a numeric column
+_NOT_IN_NUMBERS = re.compile(r"[^0-9eE+\-.\n]")
 #: what ``missing=`` accepts: refuse, drop the rows (done by the caller), or fill in a value
 MISSING_MODES = ("error", "drop", "median", "mean", "most_frequent")
 #: the ``missing=`` modes that fill cells in (learned on the training rows)
@@ -52,6 +72,7 @@ HANDLE_UNKNOWN = ("error", "ignore")
 AUTO_MAX_CATEGORIES = 50
 
 _MISSING_WORDS = "empty, NA, null, NaN or infinite"
+_NUMBERS_LOOK = "numbers are written like 12, -3.5, .5 or 1e-3"
 
 
 def _listed(values: Sequence[Any], k: int = 6) -> str:
@@ -64,7 +85,8 @@ class Table:
     """A table's cells as text, column by column, with surrounding spaces removed.
 
     Arguments:
-        columns: ``{name: cells}``, every cells a 1-D sequence of strings of the same length.
+        columns: ``{name: cells}``, every cells a 1-D sequence of strings of the same length
+            (kept as :data:`TEXT`, variable-width strings).
         row_numbers: the file's row number of each row, for messages (default 2, 3, …: the
             header is row 1).
         where: what the table is (a file name), for messages.
@@ -76,9 +98,10 @@ class Table:
                  where: str = "table") -> None:
         self.where = where
         self.columns: dict[str, np.ndarray] = {}
+        self._numbers: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         n = None
         for name, cells in columns.items():
-            a = np.strings.strip(np.asarray(cells, dtype=str).reshape(-1))
+            a = np.strings.strip(text(cells).reshape(-1))
             if n is not None and len(a) != n:
                 raise InputError(f"{where}: column {name!r} has {len(a)} cells, the others {n}")
             n = len(a)
@@ -90,23 +113,30 @@ class Table:
             raise InputError(f"{where}: {len(self.row_numbers)} row numbers for {n} rows")
 
     @classmethod
-    def from_rows(cls, header: Sequence[str], rows: Sequence[Sequence[str]], *, where: str = "table",
+    def from_rows(cls, header: Sequence[str], rows: Sequence[Sequence[str]] | np.ndarray, *, where: str = "table",
                   columns: Iterable[str] | None = None) -> Table:
-        """The table of ``rows`` (lists of cells in ``header``'s order), keeping ``columns`` (default all)."""
+        """The table of ``rows`` (lists of cells in ``header``'s order, or a (rows, columns) array of
+        them as ``anynet.datasets.tables.read_csv_table`` returns), keeping ``columns`` (default all)."""
         keep = list(header) if columns is None else list(columns)
         index = {h: j for j, h in enumerate(header)}
         missing = [c for c in keep if c not in index]
         if missing:
             raise InputError(f"{where}: no column {_listed(missing)}; columns: {', '.join(header)}")
-        by_column = list(zip(*rows)) if rows else [()] * len(header)
-        return cls({c: np.asarray(by_column[index[c]], dtype=str) for c in keep}, where=where,
+        if isinstance(rows, np.ndarray) and rows.ndim == 2:
+            cells = rows if rows.dtype == TEXT else rows.astype(TEXT)
+            return cls({c: cells[:, index[c]] for c in keep}, where=where, row_numbers=np.arange(2, len(rows) + 2))
+        by_column = list(zip(*rows)) if len(rows) else [()] * len(header)
+        return cls({c: text(by_column[index[c]]) for c in keep}, where=where,
                    row_numbers=np.arange(2, len(rows) + 2))
 
     def __len__(self) -> int:
         return len(self.row_numbers)
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self.columns[name]
+        """The column's cells as a fixed-width ``str`` array, for callers that mix them with one
+        (NumPy does not search or compare the two kinds together); ``columns[name]`` is the
+        variable-width original, which costs memory in proportion to the cells' lengths."""
+        return np.array(self.columns[name].tolist(), dtype=str).reshape(-1)
 
     @property
     def names(self) -> list[str]:
@@ -114,45 +144,92 @@ class Table:
 
     def take(self, index: Any) -> Table:
         """The rows at ``index`` (integer indices or a boolean mask), with their row numbers."""
-        return Table({k: v[index] for k, v in self.columns.items()}, row_numbers=self.row_numbers[index],
-                     where=self.where)
+        part = Table({}, where=self.where)  # the cells are stripped already, and their numbers known
+        part.columns = {k: v[index] for k, v in self.columns.items()}
+        part.row_numbers = self.row_numbers[index]
+        part._numbers = {k: (v[index], m[index], w[index]) for k, (v, m, w) in self._numbers.items()}
+        return part
+
+    def numbers(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`read_numbers` of a column, read once per table (copies: the caller may change them)."""
+        if name not in self._numbers:
+            self._numbers[name] = read_numbers(self.columns[name])
+        values, missing, words = self._numbers[name]
+        return values.copy(), missing.copy(), words.copy()
 
     def where_row(self, i: int) -> str:
         """``"<where>: row <file row number>"`` of the i-th row, for messages."""
         return f"{self.where}: row {int(self.row_numbers[i])}"
 
 
-def is_missing(cells: np.ndarray) -> np.ndarray:
+def text(cells: Any) -> np.ndarray:
+    """``cells`` (strings: a sequence or an array of any string kind) as a :data:`TEXT` array."""
+    return cells if isinstance(cells, np.ndarray) and cells.dtype == TEXT else np.asarray(cells, dtype=TEXT)
+
+
+def is_missing(cells: Any) -> np.ndarray:
     """Boolean mask of the cells that are empty, NA, NaN or null (any case, spaces stripped)."""
-    cells = np.asarray(cells, dtype=str)
-    return np.isin(np.strings.lower(np.strings.strip(cells)), MISSING_TOKENS)
+    return np.isin(np.strings.lower(np.strings.strip(text(cells))), MISSING_TOKENS)
 
 
-def not_numbers(cells: np.ndarray) -> set[str]:
-    """The distinct cells that do not parse as numbers."""
-    bad = set()
-    for v in np.unique(cells):  # distinct values only, and only on the error path
-        try:
-            float(v)
-        except ValueError:
-            bad.add(str(v))
-    return bad
+def read_numbers(cells: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(values, missing, words)`` of stripped cells, each of their shape (n,).
+
+    ``values``: float64, NaN where ``missing`` (a missing cell, a NOT_FINITE_TOKENS cell, or a
+    number too large for float64) or ``words`` (a cell that is not a :data:`NUMBER`, nor missing).
+    A column of numbers is parsed at NumPy's speed: one regular-expression scan of the joined
+    column finds a character no number has; only then are cells matched one by one.
+    """
+    cells = text(cells)
+    values = _only_numbers(cells)
+    if values is not None:
+        blank = np.zeros(len(cells), dtype=bool)
+        words = blank
+    else:
+        lower = np.strings.lower(cells)
+        blank = np.isin(lower, MISSING_TOKENS) | np.isin(lower, NOT_FINITE_TOKENS)
+        plain = np.where(blank, "0", cells)
+        values = _only_numbers(plain)
+        words = np.zeros(len(cells), dtype=bool)
+        if values is None:  # some cell is not a number: match the distinct cells
+            distinct, where = np.unique(plain, return_inverse=True)
+            words = np.fromiter((NUMBER.fullmatch(c) is None for c in distinct.tolist()), bool, len(distinct))
+            words = words[where.reshape(-1)]
+            values = np.where(words, "0", plain).astype(np.float64)
+    missing = blank | ~np.isfinite(values)
+    values[missing | words] = np.nan
+    return values, missing, words
+
+
+def _only_numbers(cells: np.ndarray) -> np.ndarray | None:
+    """The float64 values of cells that are all NUMBERs, else None: one scan of the joined cells
+    finds any character no number has, and on cells of digits, signs, points and exponents only
+    NumPy's parse accepts exactly what NUMBER matches (it refuses an empty cell, a lone sign)."""
+    if _NOT_IN_NUMBERS.search("\n".join(cells.tolist())) is not None:
+        return None
+    try:
+        return cells.astype(np.float64)
+    except ValueError:
+        return None
+
+
+def not_numbers(cells: Any) -> set[str]:
+    """The distinct cells that are neither a :data:`NUMBER` nor missing (MISSING_TOKENS, NOT_FINITE_TOKENS)."""
+    cells = text(cells)
+    return set(np.unique(cells[read_numbers(cells)[2]]).tolist())
 
 
 def parse_numbers(table: Table, name: str, *, hint: str = "") -> tuple[np.ndarray, np.ndarray]:
     """``(values, missing)`` of a numeric column: float64 with NaN where ``missing`` (a missing
-    cell or an infinite number). A cell that is not a number raises InputError naming its row
-    and column, followed by ``hint``."""
-    cells = table[name]
-    missing = is_missing(cells)
-    try:
-        values = np.where(missing, "nan", cells).astype(np.float64)
-    except ValueError:
-        bad = not_numbers(cells[~missing])
-        i = int(np.flatnonzero(np.isin(cells, list(bad)) & ~missing)[0])
-        raise InputError(f"{table.where_row(i)}, column {name!r}: {str(cells[i])!r} is not a number{hint}") from None
-    missing |= ~np.isfinite(values)
-    values[missing] = np.nan
+    cell or an infinite number). A cell that is not a :data:`NUMBER` raises InputError naming
+    its row and column, followed by ``hint``."""
+    cells = table.columns[name]
+    values, missing, words = table.numbers(name)
+    if words.any():
+        i = int(np.flatnonzero(words)[0])
+        cell = str(cells[i])
+        look = f" ({_NUMBERS_LOOK})" if any(c.isdigit() for c in cell) else ""  # 1_000, 2020_01, ١٢, 0x10
+        raise InputError(f"{table.where_row(i)}, column {name!r}: {cell!r} is not a number{look}{hint}")
     return values, missing
 
 
@@ -172,8 +249,9 @@ def column_kinds(table: Table, names: Sequence[str], categorical: str | Iterable
             raise ConfigError(f"categorical must be 'auto' or a list of column names, got {categorical!r}")
         forced = None
     else:
-        forced = [str(c) for c in categorical]
-        unknown = [c for c in forced if c not in names]
+        forced = {str(c) for c in categorical}
+        feature = set(names)
+        unknown = [str(c) for c in categorical if str(c) not in feature]
         if unknown:
             raise InputError(f"{where}: categorical names {_listed(unknown)}, which "
                              f"{'is' if len(unknown) == 1 else 'are'} not a feature column; "
@@ -193,20 +271,17 @@ def column_kinds(table: Table, names: Sequence[str], categorical: str | Iterable
 
 
 def _auto_kind(table: Table, name: str) -> str:
-    cells = table[name]
-    present = cells[~is_missing(cells)]
-    try:
-        present.astype(np.float64)
+    cells = table.columns[name]
+    words = table.numbers(name)[2]
+    if not words.any():
         return "numeric"
-    except ValueError:
-        pass
-    bad = not_numbers(present)
+    present = cells[~is_missing(cells)]
     distinct = np.unique(present)
-    first = int(np.flatnonzero(np.isin(cells, list(bad)))[0])
+    first = int(np.flatnonzero(words)[0])
     head = f"{table.where_row(first)}, column {name!r}: {str(cells[first])!r} is not a number"
     how = (f"drop it (drop=[{name!r}], anynet train: --drop {name}) or name it in categorical= "
            f"(--categorical {name}) to one-hot encode it anyway")
-    if len(bad) < len(distinct):  # some cells are numbers: more likely a typo than categories
+    if int(words.sum()) < len(present):  # some cells are numbers: more likely a typo than categories
         raise InputError(f"{head}, while other cells of the column are numbers; fix the cell, or name the column in "
                          f"categorical= (anynet train: --categorical {name}) if it holds categories")
     if len(distinct) == len(present) and len(present) > 1:
@@ -313,8 +388,9 @@ class TablePreprocessor:
                 spec = ColumnSpec(name, "numeric")
                 if missing.any() and not impute:
                     i = int(np.flatnonzero(missing)[0])
-                    raise InputError(f"{table.where_row(i)}, column {name!r} is missing ({str(table[name][i])!r}); "
-                                     f"with missing={self.missing!r} the rows to fit on must be complete")
+                    raise InputError(f"{table.where_row(i)}, column {name!r} is missing "
+                                     f"({str(table.columns[name][i])!r}); with missing={self.missing!r} the rows to "
+                                     "fit on must be complete")
                 present = values[~missing]
                 if impute:
                     if present.size == 0:
@@ -326,9 +402,9 @@ class TablePreprocessor:
                     std = float(values.std())
                     spec.mean, spec.scale = float(values.mean()), std if std > 0 else 1.0
             else:
-                cells = table[name]
+                cells = table.columns[name]
                 missing = is_missing(cells)
-                vocab_cells = vocab[name]
+                vocab_cells = vocab.columns[name]
                 spec = ColumnSpec(name, "categorical",
                                   categories=sorted(map(str, np.unique(vocab_cells[~is_missing(vocab_cells)]))))
                 if not spec.categories:
@@ -413,26 +489,30 @@ class TablePreprocessor:
                     values = np.where(missing, self._fill(s, table, missing), values)
                 parts.append(((values - s.mean) / s.scale)[:, None])
                 continue
-            cells = table[s.name]
+            cells = table.columns[s.name]
             missing = is_missing(cells)
             if missing.any():
                 cells = np.where(missing, self._fill(s, table, missing), cells)
-            cats = np.asarray(s.categories, dtype=str)
-            pos = np.clip(np.searchsorted(cats, cells), 0, len(cats) - 1)
-            known = cats[pos] == cells
+            # each distinct cell looked up once (NumPy 2's searchsorted misreads variable-width strings)
+            index = {c: k for k, c in enumerate(s.categories)}
+            distinct, inverse = np.unique(cells, return_inverse=True)
+            pos = np.fromiter((index.get(c, -1) for c in distinct.tolist()), np.int64, len(distinct))
+            pos = pos[inverse.reshape(-1)]
+            known = pos >= 0
             if not known.all() and handle_unknown == "error":
                 i = int(np.flatnonzero(~known)[0])
                 raise InputError(f"{table.where_row(i)}, column {s.name!r}: {str(cells[i])!r} is not one of the "
-                                 f"{len(cats)} categories the model knows ({_listed(s.categories)}); encode unknown "
+                                 f"{len(index)} categories the model knows ({_listed(s.categories)}); encode unknown "
                                  "categories as all zeros with handle_unknown='ignore' (--handle-unknown ignore)")
-            parts.append((pos[:, None] == np.arange(len(cats))) & known[:, None])
+            parts.append(pos[:, None] == np.arange(len(index)))
         return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts], axis=1)
 
     def _fill(self, s: ColumnSpec, table: Table, missing: np.ndarray) -> float | str:
         if s.fill is None:
             i = int(np.flatnonzero(missing)[0])
-            raise InputError(f"{table.where_row(i)}, column {s.name!r} is missing ({str(table[s.name][i])!r}) and the "
-                             f"model has no value to fill in (it was trained with missing={self.missing!r}); fill "
+            raise InputError(f"{table.where_row(i)}, column {s.name!r} is missing "
+                             f"({str(table.columns[s.name][i])!r}) and the model has no value to fill in (it was "
+                             f"trained with missing={self.missing!r}); fill "
                              "the cell or remove the row")
         return s.fill
 
@@ -440,7 +520,7 @@ class TablePreprocessor:
         """Boolean mask of the rows with a missing cell in one of the columns this reads."""
         mask = np.zeros(len(table), dtype=bool)
         for s in self._fitted("missing_rows"):
-            mask |= parse_numbers(table, s.name)[1] if s.kind == "numeric" else is_missing(table[s.name])
+            mask |= parse_numbers(table, s.name)[1] if s.kind == "numeric" else is_missing(table.columns[s.name])
         return mask
 
     def describe(self) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,12 +17,12 @@ from ..errors import InputError
 from .base import Dataset, Standardizer, train_test_split
 from .preprocess import (
     IMPUTE_MODES,
+    TEXT,
     Table,
     TablePreprocessor,
     column_kinds,
     is_missing,
     missing_message,
-    not_numbers,
     parse_numbers,
 )
 
@@ -46,6 +48,8 @@ class CsvDataset(Dataset):
         preprocessor: the fitted TablePreprocessor that made the inputs from those columns.
         rows_read, rows_dropped: rows in the file, and rows left out for missing values.
         filled: {column: number of missing cells filled in} (with an impute mode).
+        notes: what reading the file left out, one line each (also given as UserWarnings): a
+            column without a name that was empty or pandas' index.
     """
 
     target: str = ""
@@ -57,6 +61,7 @@ class CsvDataset(Dataset):
     rows_read: int = 0
     rows_dropped: int = 0
     filled: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """A few lines: rows used and dropped, features, missing values filled, task and classes."""
@@ -85,23 +90,62 @@ def _label(c: Any) -> str:
     return str(c)
 
 
-def read_csv_table(path: str | os.PathLike, *, min_rows: int = 1) -> tuple[list[str], list[list[str]]]:
-    """``(header, rows)`` of a CSV file with a header row, every cell still a string.
+def read_csv_table(path: str | os.PathLike, *, min_rows: int = 1, notes: list[str] | None = None
+                   ) -> tuple[list[str], np.ndarray]:
+    """``(header, rows)`` of a CSV file with a header row: the column names (spaces stripped) and
+    the cells, still strings, as a (rows, columns) array of variable-width strings (:data:`TEXT`).
 
-    Raises InputError naming the file when it cannot be read, is too short, has a row whose
-    length differs from the header's, or repeats a column name (a name must select one column).
+    The file is read as UTF-8 whatever the locale, a byte-order mark (Excel's "CSV UTF-8") left
+    out. Memory is in proportion to the file: rows are read a block at a time, and a long cell
+    costs its own length. Columns without a name (an empty header cell) are dropped, each with a
+    notice appended to ``notes`` (default: a :class:`UserWarning`), when every cell is empty (a
+    comma ending every line) or, in the first column, the cells are 0, 1, …, n-1 (the index
+    pandas' ``to_csv()`` writes); another one is refused.
+
+    Raises InputError naming the file when it is not a regular file (a FIFO would block), cannot
+    be read, is not UTF-8 (naming the line and byte), is too short, has a row whose length
+    differs from the header's, has a column without a name, or repeats a column name (a name
+    must select one column).
     """
+    blocks: list[np.ndarray] = []
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
+        with _open_regular(path) as f:
+            reader = csv.reader(f)
+            first = next(reader, None)
+            if first is None:
+                raise InputError(f"{path}: is empty; a CSV file needs a header row and at least "
+                                 f"{_rows_needed(min_rows)}")
+            width = len(first)
+            block: list[list[str]] = []
+            for row in reader:
+                if len(row) != width:
+                    raise InputError(f"{path}: row {len(blocks) * _BLOCK_ROWS + len(block) + 2} has {len(row)} "
+                                     f"cells but the header has {width}")
+                block.append(row)
+                if len(block) == _BLOCK_ROWS:
+                    blocks.append(np.array(block, dtype=TEXT).reshape(-1, width))
+                    block = []
+            blocks.append(np.array(block, dtype=TEXT).reshape(-1, width))
     except OSError as exc:
         raise InputError(f"cannot read CSV {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+    except csv.Error as exc:
         raise InputError(f"{path}: not a readable CSV file ({exc})") from None
-    if len(rows) < min_rows + 1:
-        count = {1: "one data row", 2: "two data rows"}.get(min_rows, f"{min_rows} data rows")
-        raise InputError(f"{path}: needs a header and at least {count}, found {len(rows)} rows")
-    header = [h.strip() for h in rows[0]]
+    rows = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    del blocks
+    n = len(rows)
+    if n < min_rows:
+        raise InputError(f"{path}: needs a header and at least {_rows_needed(min_rows)}, found {n + 1} rows")
+    header = [h.strip() for h in first]
+    found: list[str] = []
+    keep = [j for j, h in enumerate(header) if h or not _dropped_unnamed(path, rows, j, found)]
+    if notes is not None:
+        notes.extend(found)
+    for note in found if notes is None else ():
+        warnings.warn(note, UserWarning, stacklevel=2)
+    if len(keep) < len(header):
+        header, rows = [header[j] for j in keep], rows[:, keep]
     seen: dict[str, int] = {}
     for h in header:
         seen[h] = seen.get(h, 0) + 1
@@ -109,42 +153,83 @@ def read_csv_table(path: str | os.PathLike, *, min_rows: int = 1) -> tuple[list[
     if twice:
         raise InputError(f"{path}: duplicate column names {', '.join(map(repr, twice))}; every column needs "
                          "its own name")
-    for i, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise InputError(f"{path}: row {i} has {len(row)} cells but the header has {len(header)}")
-    return header, rows[1:]
+    return header, rows
 
 
-def numeric_columns(path: str | os.PathLike, header: Sequence[str], rows: Sequence[Sequence[str]],
+#: rows read into one block of cells at a time: the Python strings alive while reading are bounded
+_BLOCK_ROWS = 1024
+
+
+def _rows_needed(min_rows: int) -> str:
+    return {1: "one data row", 2: "two data rows"}.get(min_rows, f"{min_rows} data rows")
+
+
+def _open_regular(path: str | os.PathLike) -> Any:
+    """``path`` open for reading as UTF-8 text (a BOM left out, newlines as in the file), refused
+    before reading when it is not a regular file (a FIFO, a device, a folder)."""
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked right after
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(f"{path}: not a regular file (a FIFO, device or folder would block or never end); "
+                             "give a CSV file (to read a stream, save it to a file first)")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, encoding="utf-8-sig", newline="")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _not_utf8(path: str | os.PathLike) -> InputError:
+    """The error for a file that is not UTF-8, naming the first bad byte and its line (this path only reads
+    the file whole, to find them)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        data.decode("utf-8")
+        return InputError(f"{path}: not UTF-8 text; re-save it as UTF-8")  # changed while being read
+    except UnicodeDecodeError as exc:
+        at = exc.start
+    line = data.count(b"\n", 0, at) + 1
+    return InputError(f"{path}: not UTF-8 text: line {line}, byte {at} of the file is {data[at:at + 1]!r} "
+                      f"(in {data[max(0, at - 20):at + 20]!r}); anynet reads CSV files as UTF-8: re-save it as "
+                      "UTF-8 (Excel: Save As \"CSV UTF-8\"; or iconv -f <its encoding> -t UTF-8)")
+
+
+def _dropped_unnamed(path: str | os.PathLike, rows: np.ndarray, j: int, notes: list[str]) -> bool:
+    """True, with a notice appended to ``notes``, for column ``j`` without a name that holds
+    nothing or pandas' index; InputError for another column without a name."""
+    cells = np.strings.strip(rows[:, j])
+    if not np.strings.str_len(cells).any():
+        note = f"{path}: column {j + 1} has no name and no values (a comma ending every line?); left out"
+    elif j == 0 and np.array_equal(cells, np.arange(len(cells)).astype(TEXT)):
+        note = (f"{path}: column 1 has no name and holds 0, 1, …, {len(cells) - 1}: the index pandas' to_csv() "
+                "writes; left out (write the file with to_csv(index=False) to leave it out there)")
+    else:
+        shown = ", ".join(map(repr, cells[:3].tolist()))
+        raise InputError(f"{path}: column {j + 1} has no name (its header cell is empty; its cells begin {shown}); "
+                         "name it in the header row, or if it is an index pandas wrote, write the file with "
+                         "to_csv(index=False)")
+    notes.append(note)
+    return True
+
+
+def numeric_columns(path: str | os.PathLike, header: Sequence[str], rows: Sequence[Sequence[str]] | np.ndarray,
                     columns: Sequence[str]) -> np.ndarray:
     """The named ``columns`` of a table from :func:`read_csv_table` as float64 (rows, len(columns)).
 
-    A missing column, a cell that is not a number, NaN or infinity raise InputError naming the
-    file and (for a cell) its row and column. Other columns are not looked at.
+    A missing column, a cell that is not a number (:data:`~anynet.datasets.preprocess.NUMBER`),
+    a missing cell, NaN or infinity raise InputError naming the file and (for a cell) its row and
+    column. Other columns are not looked at.
     """
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise InputError(f"{path}: no column {', '.join(map(repr, missing))}; columns: {', '.join(header)}")
-    index = [header.index(c) for c in columns]
-    try:  # fast path; on failure the loop below finds the first bad cell
-        data = np.array([[row[j] for j in index] for row in rows], dtype=np.float64).reshape(len(rows), len(index))
-    except ValueError:
-        data = _parse_cells(path, header, rows, index)
-    if not np.isfinite(data).all():
-        i, k = np.argwhere(~np.isfinite(data))[0]
-        raise InputError(f"{path}: row {i + 2}, column {columns[k]!r} is NaN or infinite")
-    return data
-
-
-def _parse_cells(path: str | os.PathLike, header: Sequence[str], rows: Sequence[Sequence[str]],
-                 index: Sequence[int]) -> np.ndarray:
-    data = np.empty((len(rows), len(index)), dtype=np.float64)
-    for i, row in enumerate(rows):
-        for k, j in enumerate(index):
-            try:
-                data[i, k] = float(row[j])
-            except ValueError:
-                raise InputError(f"{path}: row {i + 2}, column {header[j]!r}: {row[j]!r} is not a number") from None
+    table = Table.from_rows(header, rows, where=str(path), columns=columns)
+    data = np.empty((len(table), len(columns)), dtype=np.float64)
+    for k, c in enumerate(columns):
+        data[:, k], missing = parse_numbers(table, c)
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise InputError(f"{table.where_row(i)}, column {c!r} is missing, NaN or infinite "
+                             f"({str(table.columns[c][i])!r}); every cell must be a finite number")
     return data
 
 
@@ -247,17 +332,21 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
         raise InputError(f"load_csv: task must be 'auto', 'classification' or 'regression', got {task!r}")
     # checked before the file is read, as the preprocessor would only check them after
     TablePreprocessor(categorical=categorical, missing=missing, handle_unknown=handle_unknown)
-    header, rows = read_csv_table(path, min_rows=2)
+    notes: list[str] = []
+    header, rows = read_csv_table(path, min_rows=2, notes=notes)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
     if target not in header:
         raise InputError(f"{path}: no column {target!r}; columns: {', '.join(header)}")
     drop = list(drop)
-    unknown = [c for c in drop if c not in header]
+    columns, dropped_names = set(header), set(drop)
+    unknown = [c for c in drop if c not in columns]
     if unknown:
         raise InputError(f"{path}: cannot drop {', '.join(map(repr, unknown))}: no such column; "
                          f"columns: {', '.join(header)}")
     if target in drop:
         raise InputError(f"{path}: cannot drop the target column {target!r}")
-    names = [h for h in header if h != target and h not in drop]
+    names = [h for h in header if h != target and h not in dropped_names]
     if not names:
         raise InputError(f"{path}: no feature columns left besides the target {target!r}")
     if not isinstance(categorical, str) and target in categorical:
@@ -266,7 +355,8 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
     table = Table.from_rows(header, rows, where=str(path), columns=[*names, target])
     kinds = column_kinds(table, names, categorical)
     y_text, y_values, y_missing = _target(table, target, task)
-    masks = {n: (parse_numbers(table, n)[1] if kinds[n] == "numeric" else is_missing(table[n])) for n in names}
+    masks = {n: (parse_numbers(table, n)[1] if kinds[n] == "numeric" else is_missing(table.columns[n]))
+             for n in names}
     masks[target] = y_missing
     incomplete = np.logical_or.reduce(list(masks.values()))
     if missing == "error" and incomplete.any():
@@ -313,22 +403,19 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
     return CsvDataset(X_train, y_train, X_test, y_test, task, len(classes), pre.feature_names, where, scaler,
                       target=target, classes=classes, test_size=test_size, seed=seed, columns=list(names),
                       preprocessor=pre, rows_read=len(table), rows_dropped=int(dropped.sum()),
-                      filled={n: k for n, k in filled.items() if k})
+                      filled={n: k for n, k in filled.items() if k}, notes=notes)
 
 
 def _target(table: Table, target: str, task: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """``(text, values, missing)`` of the target column: text labels (values unused) when no cell
     is a number, else the numbers (a cell that is not one raises InputError)."""
-    cells = table[target]
-    missing = is_missing(cells)
-    present = cells[~missing]
-    try:
-        present.astype(np.float64)
-    except ValueError:
-        if len(np.unique(present)) > len(not_numbers(present)):
+    cells = table.columns[target]
+    values, missing, words = table.numbers(target)
+    if words.any():
+        absent = is_missing(cells)
+        if (~words & ~absent).any():
             parse_numbers(table, target)  # raises, naming the first cell that is not a number
-        return cells, np.zeros(len(cells)), missing
-    values, missing = parse_numbers(table, target)
+        return cells, np.zeros(len(cells)), absent
     return None, values, missing
 
 

@@ -46,6 +46,7 @@ Example (one process; under ``mpiexec`` the same lines train data-parallel):
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import math
 import os
@@ -199,9 +200,8 @@ def _install_abort_hook(comm: Any) -> None:
             previous(kind, value, tb)
             sys.stderr.write(f"anynet.distributed: rank {comm.Get_rank()} raised {kind.__name__}; aborting all "
                              f"{comm.Get_size()} processes\n")
-            sys.stderr.flush()
         finally:
-            comm.Abort(1)
+            _abort_now(comm, 1)
 
     abort.anynet_abort = True  # type: ignore[attr-defined]
     sys.excepthook = abort
@@ -305,7 +305,19 @@ def _leave_together(comm: Any, private: Any, what: str, same: str, fix: str = ""
 def _abort(comm: Any, why: str, status: int) -> None:
     sys.stderr.write(f"anynet.distributed: rank {comm.Get_rank()}: {why}; aborting all {comm.Get_size()} "
                      "processes, which would otherwise wait for this one forever\n")
-    sys.stderr.flush()
+    _abort_now(comm, status)
+
+
+#: how long a process that aborts the job waits after writing its message: the launcher kills every
+#: process at the abort and drops what it has not yet forwarded of their output (the message too)
+ABORT_GRACE_S = 0.5
+
+
+def _abort_now(comm: Any, status: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed stream: nothing more to lose
+            stream.flush()
+    time.sleep(ABORT_GRACE_S)
     comm.Abort(status)
 
 

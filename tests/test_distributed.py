@@ -103,6 +103,17 @@ def test_init_refuses_an_exit_timeout_that_is_not_a_positive_number():
             anynet.distributed.init(exit_timeout=bad)
 
 
+def test_ending_notes_the_status_sys_exit_would_give(monkeypatch):
+    """None → 0 (nothing noted), an int → itself, a message → 1; the status comes back unchanged."""
+    from anynet import distributed
+
+    monkeypatch.setattr(distributed._ENDING, "status", 0)
+    assert distributed.ending(None) is None and distributed._ENDING.status == 0
+    assert distributed.ending(0) == 0 and distributed._ENDING.status == 0
+    assert distributed.ending("bad input") == "bad input" and distributed._ENDING.status == 1
+    assert distributed.ending(4) == 4 and distributed._ENDING.status == 4
+
+
 def test_fit_refuses_what_is_not_a_communicator():
     with pytest.raises(InputTypeError, match="comm must be an MPI communicator"):
         job.fit(job.model(), comm="world")

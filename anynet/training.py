@@ -179,7 +179,7 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
     epochs = _count(where, "epochs", epochs, low=0)
     batch_size = batch_size if batch_size is UNSET else _count(where, "batch_size", batch_size)
     steps = None if steps_per_epoch is None else _count(where, "steps_per_epoch", steps_per_epoch)
-    dp = DataParallel.of(comm, model, where)
+    dp = DataParallel.begin(comm, model, where)  # every process must leave fit together (dp.close)
     if dp is not None and dp.rank != 0:  # one process reports and writes files
         verbose, callbacks = 0, [c for c in callbacks if not getattr(c, "root_only", False)]
     last_batch = LastBatch(dp)  # NonFiniteCheck runs the model on it once per epoch
@@ -193,7 +193,7 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
                                     validation_split=validation_split, where=where,
                                     shard=None if dp is None else (dp.rank, dp.size))
     if dp is not None:
-        dp.check_agreement(model, batches, epochs, X, where)
+        dp.check_agreement(model, batches, epochs, X, where, val=val)
         dp.broadcast_model(model)
     model.stop_training, last = False, state.epoch + epochs
     hooks.on_train_begin(model)
@@ -210,13 +210,23 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
                 logs.update({f"val_{k}": v for k, v in scored.items()})
             logs["lr"] = lr
             state.epoch = epoch + 1
-            hooks.on_epoch_end(model, epoch, logs)
+            try:
+                hooks.on_epoch_end(model, epoch, logs)
+            except cb.StopTraining:
+                if dp is None:
+                    raise
+                model.stop_training = True  # raised on some processes only, it stops them all (below)
+            if dp is not None:  # every process stops after the epoch where one asks (one small all-reduce)
+                model.stop_training = dp.agree_stop(model.stop_training)
             if model.stop_training:
                 break
     except cb.StopTraining:
-        pass
+        if dp is not None:  # in the middle of an epoch: every process raised it, or the job is aborted
+            dp.stopped(where)
     finally:
         last_batch.batch = None  # (the batch is not kept on the device after fit)
+    if dp is not None:  # every process has left the collective steps together
+        dp.close()
     hooks.on_train_end(model)
     return history
 

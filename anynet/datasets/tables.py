@@ -191,7 +191,7 @@ def _not_utf8(path: str | os.PathLike) -> InputError:
     except UnicodeDecodeError as exc:
         at = exc.start
     line = data.count(b"\n", 0, at) + 1
-    return InputError(f"{path}: not UTF-8 text: line {line}, byte {at} of the file is {data[at:at + 1]!r} "
+    return InputError(f"{path}: not UTF-8 text: line {line}, the byte at offset {at} is {data[at:at + 1]!r} "
                       f"(in {data[max(0, at - 20):at + 20]!r}); anynet reads CSV files as UTF-8: re-save it as "
                       "UTF-8 (Excel: Save As \"CSV UTF-8\"; or iconv -f <its encoding> -t UTF-8)")
 

@@ -286,6 +286,7 @@ def load(source: Any, *, backend: str | Backend | None = None, dtype: Any = None
             live = model.parameters()
             state.optimizer = _optimizer(manifest["optimizer"], tensors, {k: live[k] for k in params}, target,
                                          model.dtype, path)
+            state.optimizer.claim(model)  # its state is this model's: another's fit refuses it
         elif any(n.startswith("optim/") for n in tensors):
             raise _fail(path, "optimizer state without an optimizer")
         model.train_state = state

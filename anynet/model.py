@@ -26,6 +26,7 @@ from typing import Any
 from . import checkpoint, network, training
 from .backends import Backend, resolve, to_device
 from .callbacks import History
+from .optim import Optimizer
 from .registry import register
 
 Array = Any
@@ -81,8 +82,18 @@ class Model:
     # -- training, prediction, saving ----------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, **options: Any) -> History:
         """Train on ``(X, y)`` or on X an iterable of ``(X, y)`` batches; see :func:`anynet.training.fit`
-        for every option. Returns a History."""
-        return training.fit(self, X, y, **options)
+        for every option. Returns a History.
+
+        An optimizer object is this model's from its first step on: one that took steps for another
+        model is refused (:meth:`anynet.optim.Optimizer.claim`), as its state would carry over."""
+        given = options.get("optimizer")
+        if isinstance(given, Optimizer):
+            given.claim(self, f"{type(self).__name__}.fit")
+        try:
+            return training.fit(self, X, y, **options)
+        finally:
+            if self.optimizer is not None:
+                self.optimizer.claim(self)
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> Array:
         """Outputs for ``X`` (NumPy in → NumPy out; device arrays stay on the device; a Dask array in → a

@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import weakref
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
 from . import schedules
-from .backends import backend_of, is_array, namespace_of
+from .backends import backend_of, is_array, namespace_of, to_device
 from .errors import ConfigError, InputError, StateDictError
 from .registry import lookup, register
 
@@ -206,6 +207,32 @@ class Optimizer:
         self.iterations = 0
         self.state: dict[str, dict[str, Array]] = {}
         self._ops: dict[type, Ops] = {}
+        #: the model whose training state this is (weakly), set by :meth:`claim`
+        self._owner: weakref.ref[Any] | None = None
+
+    def claim(self, owner: Any, where: str = "fit") -> None:
+        """Make this optimizer's state ``owner``'s (the model ``fit`` trains). Raises
+        :class:`~anynet.ConfigError` when it already took steps for another model (even one since
+        dropped): its moments and step count would silently carry into this one's training, and on
+        a GPU its state arrays may live on another device. A ``copy.deepcopy`` (or pickled copy) of
+        an optimizer belongs to no model yet: copying the state over is then the caller's choice, and
+        its state is moved to ``owner``'s backend and device here (once, not in the steps)."""
+        mine = None if self._owner is None else self._owner()
+        if self._owner is not None and mine is not owner and (self.iterations or self.state):
+            name = type(self).__name__
+            raise ConfigError(
+                f"{where}: this {name} already took {self.iterations} steps for another model and holds its "
+                f"state (moments, step count, the schedule's position); give each model its own optimizer, "
+                f"e.g. optimizer=anynet.optim.{name}(lr=...), or a name such as {name.lower()!r}")
+        self._owner = weakref.ref(owner)
+        backend = getattr(owner, "backend", None)
+        if backend is not None and self.state:  # (to_device returns an array already there as it is)
+            self.state = {path: {slot: to_device(a, backend) for slot, a in st.items()}
+                          for path, st in self.state.items()}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy belongs to no model yet (a weak reference does not pickle), and the ops cache holds modules
+        return {**vars(self), "_owner": None, "_ops": {}}
 
     # -- the learning rate ------------------------------------------------------------------
     def current_lr(self) -> float:

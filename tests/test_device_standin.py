@@ -268,6 +268,28 @@ def test_to_moves_parameters_and_optimizer_state_both_ways(device):
     _assert_same_state(moved, ref)
 
 
+@pytest.mark.parametrize("second", ["numpy", DEVICE])
+def test_an_optimizer_that_trained_another_model_is_refused(device, second, tmp_path):
+    # it carried the first model's moments and step count silently (NumPy), or crashed deep inside
+    # NumPy (its state on the host, the second model on the device)
+    X, y, _ = _data()
+    opt = anynet.optim.Adam(lr=0.01)
+    first = _fit(_net("numpy"), X, y, optimizer=opt)
+    _fit(first, X, y, optimizer=opt)  # the same model again: it continues, as before
+    assert opt.iterations == 12
+    other = _net(second)
+    before = _host_state(other)
+    with pytest.raises(anynet.ConfigError, match=r"Adam already took 12 steps for another model.*optim\.Adam\("):
+        _fit(other, X, y, optimizer=opt)
+    assert all(np.array_equal(v, _host_state(other)[k]) for k, v in before.items())  # nothing trained
+    first.save(tmp_path / "first.anynet")
+    with pytest.raises(anynet.ConfigError, match="another model"):  # a checkpoint's optimizer is its model's
+        _fit(_net(second), X, y, optimizer=anynet.load(tmp_path / "first.anynet").optimizer)
+    _fit(_net(second), X, y, optimizer=copy.deepcopy(opt))  # an explicit copy of the state is allowed
+    fresh = _fit(_net(second), X, y, optimizer=anynet.optim.Adam(lr=0.01), epochs=4)
+    _assert_same_state(fresh, first)  # what a fresh optimizer gives: the same as the first model's 4 epochs
+
+
 def test_state_dict_round_trip_every_direction(device):
     src = _net(DEVICE, seed=3)
     for spec in ("numpy", DEVICE):

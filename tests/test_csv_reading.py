@@ -247,6 +247,21 @@ def test_a_folder_is_refused(tmp_path):
         read_csv_table(tmp_path / "nothere.csv")
 
 
+def test_an_unclosed_quote_is_named_with_its_row(tmp_path):
+    p = _csv(tmp_path / "t.csv", 'a,b\n1,2\n3,"x\n' + "4,5\n" * 40_000)
+    with pytest.raises(InputError, match=r"t\.csv: not a readable CSV file at row 3 \(field larger than field limit "
+                                         r".*a quote \(\"\) opened and never closed"):
+        read_csv_table(p)
+
+
+def test_a_long_cell_is_shortened_in_messages(tmp_path):
+    p = _csv(tmp_path / "t.csv", "a,y\n1,0\n" + "7" * 50 + "x" * 20_000 + ",1\n3,0\n")
+    with pytest.raises(InputError) as info:
+        load_csv(p, "y")
+    message = str(info.value)
+    assert len(message) < 600 and "(20,050 characters) is not a number" in message, message
+
+
 def test_excels_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
     p = _csv(tmp_path / "t.csv", "\ufeffsize,colour,y\n1,red,0\n2,blue,1\n3,red,0\n4,blue,1\n")
     header, rows = read_csv_table(p)

@@ -75,6 +75,12 @@ _MISSING_WORDS = "empty, NA, null, NaN or infinite"
 _NUMBERS_LOOK = "numbers are written like 12, -3.5, .5 or 1e-3"
 
 
+def shown(cell: Any, k: int = 60) -> str:
+    """A cell for a message: its repr, the first ``k`` characters of a longer one and its length."""
+    cell = str(cell)
+    return repr(cell) if len(cell) <= k else f"{cell[:k]!r}… ({len(cell):,} characters)"
+
+
 def _listed(values: Sequence[Any], k: int = 6) -> str:
     shown = ", ".join(map(repr, values[:k]))
     return shown + (f", … ({len(values)} in all)" if len(values) > k else "")
@@ -229,7 +235,7 @@ def parse_numbers(table: Table, name: str, *, hint: str = "") -> tuple[np.ndarra
         i = int(np.flatnonzero(words)[0])
         cell = str(cells[i])
         look = f" ({_NUMBERS_LOOK})" if any(c.isdigit() for c in cell) else ""  # 1_000, 2020_01, ١٢, 0x10
-        raise InputError(f"{table.where_row(i)}, column {name!r}: {cell!r} is not a number{look}{hint}")
+        raise InputError(f"{table.where_row(i)}, column {name!r}: {shown(cell)} is not a number{look}{hint}")
     return values, missing
 
 
@@ -278,7 +284,7 @@ def _auto_kind(table: Table, name: str) -> str:
     present = cells[~is_missing(cells)]
     distinct = np.unique(present)
     first = int(np.flatnonzero(words)[0])
-    head = f"{table.where_row(first)}, column {name!r}: {str(cells[first])!r} is not a number"
+    head = f"{table.where_row(first)}, column {name!r}: {shown(cells[first])} is not a number"
     how = (f"drop it (drop=[{name!r}], anynet train: --drop {name}) or name it in categorical= "
            f"(--categorical {name}) to one-hot encode it anyway")
     if int(words.sum()) < len(present):  # some cells are numbers: more likely a typo than categories
@@ -501,7 +507,7 @@ class TablePreprocessor:
             known = pos >= 0
             if not known.all() and handle_unknown == "error":
                 i = int(np.flatnonzero(~known)[0])
-                raise InputError(f"{table.where_row(i)}, column {s.name!r}: {str(cells[i])!r} is not one of the "
+                raise InputError(f"{table.where_row(i)}, column {s.name!r}: {shown(cells[i])} is not one of the "
                                  f"{len(index)} categories the model knows ({_listed(s.categories)}); encode unknown "
                                  "categories as all zeros with handle_unknown='ignore' (--handle-unknown ignore)")
             parts.append(pos[:, None] == np.arange(len(index)))

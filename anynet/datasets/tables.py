@@ -108,6 +108,8 @@ def read_csv_table(path: str | os.PathLike, *, min_rows: int = 1, notes: list[st
     must select one column).
     """
     blocks: list[np.ndarray] = []
+    block: list[list[str]] = []
+    first = None
     try:
         with _open_regular(path) as f:
             reader = csv.reader(f)
@@ -116,7 +118,6 @@ def read_csv_table(path: str | os.PathLike, *, min_rows: int = 1, notes: list[st
                 raise InputError(f"{path}: is empty; a CSV file needs a header row and at least "
                                  f"{_rows_needed(min_rows)}")
             width = len(first)
-            block: list[list[str]] = []
             for row in reader:
                 if len(row) != width:
                     raise InputError(f"{path}: row {len(blocks) * _BLOCK_ROWS + len(block) + 2} has {len(row)} "
@@ -131,7 +132,10 @@ def read_csv_table(path: str | os.PathLike, *, min_rows: int = 1, notes: list[st
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
     except csv.Error as exc:
-        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
+        where = f"row {len(blocks) * _BLOCK_ROWS + len(block) + 2}" if first is not None else "the header"
+        hint = (f"; a cell over {csv.field_size_limit():,} characters is most often a quote (\") opened and never "
+                "closed, which runs on to the end of the file" if "field larger" in str(exc) else "")
+        raise InputError(f"{path}: not a readable CSV file at {where} ({exc}){hint}") from None
     rows = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
     del blocks
     n = len(rows)

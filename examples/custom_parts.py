@@ -95,7 +95,7 @@ class EveryK(Callback):
 
     def on_batch_end(self, model, step, logs):
         if step % self.k == 0:
-            self.seen.append((step, float(logs["loss"])))  # a host read, every k steps only
+            self.seen.append((step, float(anynet.to_numpy(logs["loss"]))))  # an explicit host read, every k steps
 
 
 def main(backend: str) -> dict:

@@ -579,3 +579,15 @@ def test_host_reads_per_epoch_do_not_grow_with_the_steps(device, monkeypatch, tm
         run(_net(DEVICE), X, y, batch_size, tmp_path)
         counts.append(len([d for d in reads if d == device.device]))
     assert counts[0] == counts[1] and 0 < counts[0] < 3 * 12, counts
+
+
+def test_the_custom_parts_example_reads_the_host_explicitly(no_implicit_reads):
+    """The example users copy their own parts from: on the stand-in, with every implicit read refused."""
+    import runpy
+    from pathlib import Path
+
+    example = runpy.run_path(str(Path(__file__).resolve().parent.parent / "examples" / "custom_parts.py"),
+                             run_name="example")
+    out = example["main"](DEVICE)
+    assert out["conformance"] and out["resumed_equals_uninterrupted"] and out["losses_read"] > 0
+    assert out["r2"] > 0.5

@@ -53,6 +53,7 @@ import itertools
 import math
 import numbers
 import os
+import string
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -62,6 +63,7 @@ import numpy as np
 
 from .backends import to_numpy
 from .errors import ConfigError, InputError, NonFiniteLossError
+from .saving_names import check_checkpoint_name
 from .schedules import Scaled
 
 __all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
@@ -249,6 +251,14 @@ def _largest(model: Any) -> float:
     return float(to_numpy(xp.max(xp.stack(tops)))) if tops else 0.0
 
 
+def format_logged(key: str, value: float) -> str:
+    """A logged number as the epoch lines print it: 4 significant digits, trailing zeros kept, so
+    every loss and metric shows the same precision (``1.266``, ``0.05838``, accuracy 1 as
+    ``1.000``, 0.9 as ``0.9000``; below 1e-4 or from 1e4 on in exponent form, ``1.500e-05``). The
+    learning rate ``lr`` is a setting, not a measurement, and prints as given (``0.001``)."""
+    return f"{value:g}" if key == "lr" else f"{value:#.4g}"
+
+
 class ProgressBar(Callback):
     """The display of ``verbose``: 1 a progress bar on a terminal (one line per epoch elsewhere),
     2 one line per epoch, 0 nothing. The bar reads the loss at most twice a second; without a bar
@@ -287,12 +297,12 @@ class ProgressBar(Callback):
         self.bar.update(1)
         now = time.monotonic()
         if now - self._shown > 0.5:  # a rare read of the loss, for the display only
-            self.bar.set_postfix(loss=f"{float(to_numpy(logs['loss'])):.4g}")
+            self.bar.set_postfix(loss=format_logged("loss", float(to_numpy(logs["loss"]))))
             self._shown = now
 
     def on_epoch_end(self, model: Any, epoch: int, logs: Logs) -> None:
         if self.verbose:
-            text = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
+            text = " - ".join(f"{k}: {format_logged(k, v)}" for k, v in logs.items())
             line = f"epoch {epoch + 1}/{self._of} - {text}"
             (self.bar.write if self.bar is not None else print)(line)
 
@@ -468,8 +478,12 @@ class ModelCheckpoint(Callback):
     ``save_best_only`` only when ``monitor`` is better than at every earlier save.
 
     Arguments:
-        path: the checkpoint file; it may hold ``{epoch}`` (counted from 1), e.g.
-            ``"runs/e{epoch}.safetensors"``, else each save replaces the last (atomically).
+        path: the checkpoint file. As in Keras it may hold ``{epoch}`` (counted from 1) and any
+            logged value by name, with a format spec: ``"runs/e{epoch:02d}-{val_loss:.3f}.safetensors"``;
+            without fields each save replaces the last (atomically). A field that the epoch's logs
+            do not hold is refused at the first save, before anything is written, naming the keys
+            there are. An extension that means another format (``.pt``, ``.keras``, ``.h5`` …) is
+            refused (see :mod:`anynet.saving_names`).
         monitor: the logged value ``save_best_only`` compares.
         mode: ``"min"``, ``"max"`` or ``"auto"`` (max for names with ``acc``, ``auc``, ``r2``,
             ``precision``, ``recall``, ``f1``; min for ``loss``, ``mae`` … as Keras).
@@ -502,11 +516,8 @@ class ModelCheckpoint(Callback):
                  save_best_only: bool = False, every: int = 1) -> None:
         where = "ModelCheckpoint"
         self.path = _path(where, "path", path)
-        try:
-            self.path.format(epoch=1)
-        except (KeyError, IndexError, ValueError):
-            raise ConfigError(f"ModelCheckpoint: path may hold only the field {{epoch}}, got {self.path!r} (write a "
-                              "literal brace as {{ or }})") from None
+        self.fields = _path_fields(self.path)
+        check_checkpoint_name(self.path, where)
         self.sign = _direction(where, monitor, mode)
         self.monitor, self.mode = monitor, mode
         self.best_only = _flag(where, "save_best_only", save_best_only)
@@ -523,9 +534,41 @@ class ModelCheckpoint(Callback):
             if not self.sign * value < self.sign * self.best:
                 return
             self.best, self.best_epoch = value, epoch
-        path = self.path.format(epoch=epoch + 1)
+        path = _fill_path(self.path, self.fields, epoch, logs)
         model.save(path)
         self.saved.append(path)
+
+
+def _path_fields(path: str) -> list[str]:
+    """The field names of ModelCheckpoint's ``path`` (``"e{epoch:02d}-{val_loss:.3f}"`` → epoch,
+    val_loss); a malformed or positional field is refused."""
+    how = ("it may hold {epoch} and logged values by name, e.g. 'e{epoch:02d}-{val_loss:.3f}.safetensors' (write "
+           "a literal brace as {{ or }})")
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(path) if name is not None]
+    except ValueError as exc:
+        raise ConfigError(f"ModelCheckpoint: path {path!r} is not a valid format string ({exc}); {how}") from None
+    bad = [f for f in fields if not f.isidentifier()]
+    if bad:
+        raise ConfigError(f"ModelCheckpoint: path {path!r} has the field {{{bad[0]}}}, which names no logged value; "
+                          f"{how}")
+    return fields
+
+
+def _fill_path(path: str, fields: Sequence[str], epoch: int, logs: Logs) -> str:
+    """ModelCheckpoint's ``path`` for ``epoch`` (from 0; ``{epoch}`` counts from 1, as Keras)."""
+    values: dict[str, Any] = {**logs, "epoch": epoch + 1}
+    missing = [f for f in fields if f not in values]
+    if missing:
+        raise ConfigError(f"ModelCheckpoint: path {path!r} needs {{{missing[0]}}}, which epoch {epoch + 1}'s logs do "
+                          f"not hold; nothing was saved. Logged: {', '.join(['epoch', *logs])}"
+                          + (" (validation scores, val_*, need validation_data or validation_split)"
+                             if missing[0].startswith("val_") else ""))
+    try:
+        return path.format(**values)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"ModelCheckpoint: path {path!r} cannot format epoch {epoch + 1}'s values ({exc}); "
+                          "{epoch} is an int, every other field a float: e.g. {epoch:02d}, {val_loss:.3f}") from None
 
 
 # -- the learning rate ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,10 @@ def test_pandas_index_column_is_dropped_with_a_notice(tmp_path):
     with pytest.warns(UserWarning, match="the index pandas' to_csv"):
         ds = load_csv(tmp_path / "t.csv", "y")
     assert ds.columns == ["a", "b"] and ds.feature_names == ["a", "b"] and ds.notes == notes
+    given: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # with notes=, no warning
+        assert load_csv(tmp_path / "t.csv", "y", notes=given).notes == given == notes
     # the command line: the index is no feature, and the model exports (a column named '' made export fail)
     from anynet.cli import main
 

@@ -287,7 +287,7 @@ def guess_task(y: np.ndarray, *, where: str, column: str) -> str:
 def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, seed: int = 0,
              task: str = "auto", standardize: bool = True, drop: Iterable[str] = (),
              categorical: str | Iterable[str] = "auto", missing: str = "error",
-             handle_unknown: str = "error") -> CsvDataset:
+             handle_unknown: str = "error", notes: list[str] | None = None) -> CsvDataset:
     """A CSV table with a header row and a named target column, split, encoded and standardised.
 
     Arguments:
@@ -312,6 +312,9 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
         handle_unknown: a category a later table has that the file had not: ``"error"`` or
             ``"ignore"`` (all zeros). Kept in ``preprocessor``.
         standardize: scale numeric columns on the training part only.
+        notes: a list that receives a line for each column reading left out (see
+            :func:`read_csv_table`); default: each is a :class:`UserWarning`. Either way they
+            are kept in the result's ``notes``.
 
     Returns:
         a :class:`CsvDataset` whose ``preprocessor`` (a fitted
@@ -336,9 +339,11 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
         raise InputError(f"load_csv: task must be 'auto', 'classification' or 'regression', got {task!r}")
     # checked before the file is read, as the preprocessor would only check them after
     TablePreprocessor(categorical=categorical, missing=missing, handle_unknown=handle_unknown)
-    notes: list[str] = []
-    header, rows = read_csv_table(path, min_rows=2, notes=notes)
-    for note in notes:
+    found: list[str] = []
+    header, rows = read_csv_table(path, min_rows=2, notes=found)
+    if notes is not None:
+        notes.extend(found)
+    for note in found if notes is None else ():
         warnings.warn(note, UserWarning, stacklevel=2)
     if target not in header:
         raise InputError(f"{path}: no column {target!r}; columns: {', '.join(header)}")
@@ -407,7 +412,7 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
     return CsvDataset(X_train, y_train, X_test, y_test, task, len(classes), pre.feature_names, where, scaler,
                       target=target, classes=classes, test_size=test_size, seed=seed, columns=list(names),
                       preprocessor=pre, rows_read=len(table), rows_dropped=int(dropped.sum()),
-                      filled={n: k for n, k in filled.items() if k}, notes=notes)
+                      filled={n: k for n, k in filled.items() if k}, notes=found)
 
 
 def _target(table: Table, target: str, task: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:

@@ -98,7 +98,7 @@ def test_reading_numbers_is_as_fast_as_numpys_parse():
 
 
 # -- columns without a name ----------------------------------------------------------------------------
-def test_pandas_index_column_is_dropped_with_a_notice(tmp_path):
+def test_pandas_index_column_is_dropped_with_a_notice(tmp_path, capsys):
     pd = pytest.importorskip("pandas")
     g = np.random.default_rng(0)
     frame = pd.DataFrame({"a": g.standard_normal(40), "b": g.standard_normal(40), "y": np.arange(40) % 2})
@@ -118,9 +118,12 @@ def test_pandas_index_column_is_dropped_with_a_notice(tmp_path):
     # the command line: the index is no feature, and the model exports (a column named '' made export fail)
     from anynet.cli import main
 
-    with pytest.warns(UserWarning, match="the index pandas' to_csv"):
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as caught:  # a warning, or a note the command prints
+        warnings.simplefilter("always")
         assert main(["train", "--csv", str(tmp_path / "t.csv"), "--target", "y", "--epochs", "1", "--quiet",
                      "--out", str(tmp_path / "r")]) == 0
+    assert "the index pandas' to_csv" in capsys.readouterr().err + " ".join(str(w.message) for w in caught)
     pytest.importorskip("onnx")
     assert main(["export", str(tmp_path / "r" / "model.safetensors"), str(tmp_path / "m.onnx")]) == 0
 

@@ -108,6 +108,24 @@ def test_device_arrays_in_stay_on_the_device(device):
     np.testing.assert_allclose(anynet.to_numpy(out), ref.predict(X), **TOL)
 
 
+@pytest.mark.parametrize("other", ["array_api_strict:device2", "array_api_strict", "torch"])
+def test_data_on_another_device_is_refused_by_name(device, other, request):
+    load_backend(other, request.config)
+    X, y, _ = _data()
+    model = _net(DEVICE)
+    before = _host_state(model)
+    elsewhere = anynet.to_device(X, other)
+    spec = anynet.backend_of(elsewhere).spec
+    calls = [lambda: model.predict(elsewhere), lambda: model.evaluate(elsewhere, y, loss="mse"),
+             lambda: _fit(model, elsewhere, y), lambda: _fit(model, X, anynet.to_device(y, other))]
+    for call in calls:
+        with pytest.raises(anynet.BackendMismatchError, match=f"is on {spec} but the model is on {DEVICE}.*to_device"):
+            call()
+    assert all(np.array_equal(v, _host_state(model)[k]) for k, v in before.items())
+    # the model's own device: labels too
+    _fit(model, anynet.to_device(X, DEVICE), anynet.to_device(y, DEVICE))
+
+
 def test_classifier_predict_proba_and_accuracy(device):
     X, _, labels = _data()
     models = []

@@ -253,6 +253,8 @@ def test_a_folder_is_refused(tmp_path):
         read_csv_table(tmp_path)
     with pytest.raises(InputError, match="cannot read CSV .*nothere.csv"):
         read_csv_table(tmp_path / "nothere.csv")
+    with pytest.raises(InputError, match="empty.csv: the file is empty; a CSV file needs a header row"):
+        read_csv_table(_csv(tmp_path / "empty.csv", ""))
 
 
 def test_an_unclosed_quote_is_named_with_its_row(tmp_path):

@@ -115,7 +115,7 @@ def read_csv_table(path: str | os.PathLike, *, min_rows: int = 1, notes: list[st
             reader = csv.reader(f)
             first = next(reader, None)
             if first is None:
-                raise InputError(f"{path}: is empty; a CSV file needs a header row and at least "
+                raise InputError(f"{path}: the file is empty; a CSV file needs a header row and at least "
                                  f"{_rows_needed(min_rows)}")
             width = len(first)
             for row in reader:

@@ -203,7 +203,8 @@ class Graph:
         out, back = self.checked_forward(x, training=True)
         value, lback = loss.forward(out, y)
         back(lback())
-        return float(value), {k: self.backend.xp.asarray(g, copy=True) for k, g in self.grads.items()}
+        # the value read explicitly (float() of a device array is a hidden synchronisation, refused by some)
+        return float(to_numpy(value)), {k: self.backend.xp.asarray(g, copy=True) for k, g in self.grads.items()}
 
     # -- description -------------------------------------------------------------------------------
     def architecture(self) -> dict[str, Any]:

@@ -506,6 +506,15 @@ def _entry_gradcheck(tmp_path):
     assert result.ok, result
 
 
+def _entry_gradients(tmp_path):
+    X, y, _ = _data(8)
+    value, grads = _net(DEVICE).gradients(anynet.to_device(X, DEVICE), anynet.to_device(y, DEVICE), "mse")
+    ref_value, ref_grads = _net("numpy").gradients(X, y, "mse")
+    assert value == pytest.approx(ref_value, rel=1e-12) and list(grads) == list(ref_grads)
+    for k in grads:
+        np.testing.assert_allclose(anynet.to_numpy(grads[k]), ref_grads[k], err_msg=k, **TOL)
+
+
 def _entry_onnx(tmp_path):
     pytest.importorskip("onnx")
     from anynet import onnx as anynet_onnx
@@ -551,8 +560,8 @@ def _entry_device_batches(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("entry", [
-    _entry_fit, _entry_predict, _entry_save_load_pickle_to, _entry_gradcheck, _entry_onnx, _entry_dask,
-    _entry_evaluate, _entry_tensorboard, _entry_device_batches,
+    _entry_fit, _entry_predict, _entry_save_load_pickle_to, _entry_gradcheck, _entry_gradients, _entry_onnx,
+    _entry_dask, _entry_evaluate, _entry_tensorboard, _entry_device_batches,
     pytest.param(_entry_metrics, marks=_pending("anynet/metrics.py")),
     pytest.param(_entry_sklearn, marks=_pending("anynet/sklearn.py")),
 ], ids=lambda f: f.__name__.removeprefix("_entry_"))

@@ -78,10 +78,10 @@ def _count(where: str, name: str, value: Any, low: int = 1) -> int:
     return int(value)
 
 
-def metric_names(metrics: Any) -> list[str]:
-    """The names of ``metrics``: one name or Metric, or a sequence of them."""
-    items = [metrics] if isinstance(metrics, (str, metrics_mod.Metric)) else list(metrics)
-    return [m if isinstance(m, str) else m.name for m in items]
+def metric_names(metrics: Any, *, matrices: bool = False) -> list[str]:
+    """The keys of ``metrics``: one name, Metric or function ``f(y_true, y_pred)``, or a sequence of
+    them (:func:`anynet.metrics.keys`); ``matrices``: whether ``confusion_matrix`` is allowed (evaluate)."""
+    return metrics_mod.keys(metrics, matrices=matrices)
 
 
 def is_dask(X: Any) -> bool:
@@ -444,7 +444,7 @@ def evaluate(model: Any, X: Any, y: Any = None, *, loss: Any = None, metrics: An
     end); the loss and metrics default to the last fit's."""
     where = f"{type(model).__name__}.evaluate"
     loss = get_loss(loss) if loss is not None else model.train_state.loss
-    names = metric_names(metrics) if metrics is not None else list(model.train_state.metrics)
+    names = metric_names(metrics, matrices=True) if metrics is not None else list(model.train_state.metrics)
     if loss is None:
         raise InputError(f"{where}: give loss= (the model has not been fit), e.g. loss='mse'")
     if batch_size is not None:

@@ -346,10 +346,14 @@ def _read_inputs(path: str, meta: dict[str, Any], *, also: Sequence[str] = (), h
     from .datasets import Table
     from .datasets.tables import read_csv_table
 
-    header, rows = read_csv_table(path)
+    notes: list[str] = []
+    header, rows = read_csv_table(path, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     features: list[str] = meta["features"]
-    unused = [h for h in header if h not in features and h not in also]
-    missing = [c for c in features if c not in header]
+    used, present = {*features, *also}, set(header)  # sets: checking 40,000 columns stays linear
+    unused = [h for h in header if h not in used]
+    missing = [c for c in features if c not in present]
     if missing:
         hint = f"; unused columns in the file: {_listed(unused)}" if unused else ""
         raise UsageError(f"{path}: missing column{'s' if len(missing) > 1 else ''} {_listed(missing)} "
@@ -508,11 +512,14 @@ def _dataset(args: argparse.Namespace) -> tuple[Any, str]:
             raise UsageError("--csv needs --target COLUMN (the column to predict)")
         if args.dropna and args.impute:
             raise UsageError("give --dropna (drop rows with missing values) or --impute (fill them in), not both")
+        notes: list[str] = []
         ds = datasets.load_csv(args.csv, args.target, seed=args.seed, task=args.task or "auto",
                                drop=_flag_list(args.drop),
                                categorical=_flag_list(args.categorical) if args.categorical else "auto",
                                missing="drop" if args.dropna else args.impute or "error",
-                               handle_unknown=args.handle_unknown or "error")
+                               handle_unknown=args.handle_unknown or "error", notes=notes)
+        for note in notes:  # e.g. pandas' unnamed index column, dropped
+            print(f"note: {note}", file=sys.stderr)
         if not args.quiet:  # the summary's last line is the task
             print(ds.summary() + (" (guessed from its values; choose with --task)" if args.task is None else ""),
                   file=sys.stderr)

@@ -198,8 +198,6 @@ def test_checking_columns_is_linear_in_their_number(tmp_path):
     assert ratio < 20, ratio  # 10x the columns; quadratic steps would make it ~100x
 
 
-@pytest.mark.xfail(strict=True, reason="anynet/cli.py _read_inputs matches columns with `in list` (quadratic); "
-                                       "the patch is in the issue-20 CSV report")
 def test_predict_with_many_columns_is_linear(tmp_path):
     from anynet.cli import main
 

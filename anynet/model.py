@@ -95,31 +95,33 @@ class Model:
             if self.optimizer is not None:
                 self.optimizer.claim(self)
 
-    def predict(self, X: Any, *, batch_size: int | None = None) -> Array:
+    def predict(self, X: Any, *, batch_size: int | None = None, steps: int | None = None) -> Array:
         """Outputs for ``X`` (NumPy in → NumPy out; device arrays stay on the device; a Dask array in → a
-        lazy Dask array out, one task per chunk: :mod:`anynet.dask`)."""
+        lazy Dask array out, one task per chunk: :mod:`anynet.dask`). ``steps``: the most batches read of
+        a stream; a generator needs it (see :func:`anynet.training.predict`)."""
         if training.is_dask(X):
             from . import dask as on_dask  # imports Dask: only for Dask data
 
             return on_dask.predict(self, X, batch_size=batch_size)
-        return training.predict(self, X, batch_size=batch_size)
+        return training.predict(self, X, batch_size=batch_size, steps=steps)
 
-    def predict_proba(self, X: Any, *, batch_size: int | None = None) -> Array:
+    def predict_proba(self, X: Any, *, batch_size: int | None = None, steps: int | None = None) -> Array:
         """Class probabilities: the outputs as the training loss reads them (lazily for a Dask array)."""
         if training.is_dask(X):
             from . import dask as on_dask
 
             return on_dask.predict(self, X, proba=True, batch_size=batch_size)
-        return training.predict_proba(self, X, batch_size=batch_size)
+        return training.predict_proba(self, X, batch_size=batch_size, steps=steps)
 
     def evaluate(self, X: Any, y: Any = None, *, loss: Any = None, metrics: Sequence[str] | None = None,
-                 batch_size: int | None = None) -> dict[str, float]:
-        """Loss and metrics on ``(X, y)``, or on X an iterable of ``(X, y)`` batches (Dask arrays: per chunk)."""
+                 batch_size: int | None = None, steps: int | None = None) -> dict[str, float]:
+        """Loss and metrics on ``(X, y)``, or on X an iterable of ``(X, y)`` batches, at most ``steps`` of
+        them (a generator needs ``steps``); Dask arrays: per chunk."""
         if training.is_dask(X):
             from . import dask as on_dask
 
             return on_dask.evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
-        return training.evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
+        return training.evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size, steps=steps)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write a checkpoint atomically (see :mod:`anynet.checkpoint`)."""

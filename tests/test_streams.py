@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet import Graph, Sequential, optim, training
+from anynet import Graph, Sequential, optim
 from anynet.errors import InputError
 from anynet.layers import Add, Dense
 
@@ -99,14 +99,14 @@ def test_evaluate_and_predict_take_streams():
     model.fit(X, y, optimizer=optim.SGD(lr=0.1), metrics=["accuracy"], **FIT)
     ref = model.evaluate(X, y)
     # a list is read to its end; a one-shot iterator needs steps= (the most batches read: here all 4)
-    for got in (model.evaluate(_pairs(X, y, 30)), training.evaluate(model, iter(_pairs(X, y, 30)), steps=9)):
+    for got in (model.evaluate(_pairs(X, y, 30)), model.evaluate(iter(_pairs(X, y, 30)), steps=9)):
         assert got["loss"] == pytest.approx(ref["loss"], rel=1e-12) and got["accuracy"] == ref["accuracy"]
     out = model.predict([X[i:i + 30] for i in range(0, 100, 30)])
     assert isinstance(out, np.ndarray)
     np.testing.assert_allclose(out, model.predict(X), rtol=1e-12, atol=1e-12)
     gen = (X[i:i + 30] for i in range(0, 100, 30))
-    np.testing.assert_allclose(training.predict(model, gen, steps=4), out, rtol=0, atol=0)
-    np.testing.assert_allclose(training.predict_proba(model, iter([X[:50], X[50:]]), steps=2),
+    np.testing.assert_allclose(model.predict(gen, steps=4), out, rtol=0, atol=0)
+    np.testing.assert_allclose(model.predict_proba(iter([X[:50], X[50:]]), steps=2),
                                model.predict_proba(X), atol=1e-12)
     # nested lists of numbers are still one data set, not a stream
     assert model.predict(X[:2].tolist()).shape == (2, 3)

@@ -208,17 +208,17 @@ def test_steps_reads_that_many_batches_and_no_more():
     model = _model()
     model.fit(X, y, optimizer="sgd", metrics=["accuracy"], **FIT)
     source = _endless(X, y)
-    got = training.evaluate(model, source, steps=4)
+    got = model.evaluate(source, steps=4)
     want = model.evaluate(X, y)
     assert got["loss"] == pytest.approx(want["loss"], rel=1e-6) and got["accuracy"] == want["accuracy"]
     assert np.array_equal(next(source)[0], X[:5])  # the 5th batch is still there: nothing read beyond steps
-    out = training.predict(model, _endless(X), steps=3)
+    out = model.predict(_endless(X), steps=3)
     np.testing.assert_allclose(out, model.predict(X[:15]), rtol=1e-6)
-    assert training.predict_proba(model, _endless(X), steps=2).shape == (10, 2)
+    assert model.predict_proba(_endless(X), steps=2).shape == (10, 2)
     # a re-iterable is read to its end without steps, and steps caps it
     pairs = [(X[:10], y[:10]), (X[10:], y[10:])]
     assert model.evaluate(pairs)["loss"] == pytest.approx(want["loss"], rel=1e-6)
-    assert training.evaluate(model, pairs, steps=1)["loss"] == pytest.approx(model.evaluate(X[:10], y[:10])["loss"])
+    assert model.evaluate(pairs, steps=1)["loss"] == pytest.approx(model.evaluate(X[:10], y[:10])["loss"])
 
 
 @pytest.mark.parametrize("steps", [0, -1, 2.0, True, "3"])
@@ -227,7 +227,7 @@ def test_steps_must_be_a_positive_int(steps):
     model = _model()
     model.fit(X, y, optimizer="sgd", **FIT)
     with pytest.raises(InputError, match=r"steps must be an int ≥ 1"):
-        training.evaluate(model, _endless(X, y), steps=steps)
+        model.evaluate(_endless(X, y), steps=steps)
 
 
 def test_steps_does_not_apply_to_arrays():
@@ -235,9 +235,9 @@ def test_steps_does_not_apply_to_arrays():
     model = _model()
     model.fit(X, y, optimizer="sgd", **FIT)
     with pytest.raises(InputError, match=r"steps applies to a stream of batches.*batch_size"):
-        training.predict(model, X, steps=2)
+        model.predict(X, steps=2)
     with pytest.raises(InputError, match=r"steps applies to a stream of batches"):
-        training.evaluate(model, X, y, steps=2)
+        model.evaluate(X, y, steps=2)
 
 
 # -- 5. one fit of a model at a time -----------------------------------------------------------------

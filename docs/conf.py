@@ -35,6 +35,7 @@ extensions = [
     "anynet_api",  # the API reference pages and the check that every public name is in them
     "anynet_autodoc",  # autodoc fitted to anynet's docstrings and re-exports
     "anynet_figures",  # figures returned by anynet.plot in the gallery; the benchmark chart directive
+    "anynet_links",  # viewcode's [docs] back-links to the documented objects; the build fails on a dead link
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -42,7 +43,8 @@ root_doc = "index"
 exclude_patterns = ["_build", "gallery"]  # sphinx-gallery reads gallery/ and writes documents/
 html_theme = "furo"
 html_title = f"anynet {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["anynet.css"]  # wide tables and long code lines scroll instead of being clipped
 templates_path: list[str] = []
 
 # --- warnings are errors (tools/docs.sh passes -W): make the checks worth failing on ---

@@ -1,5 +1,6 @@
 """The documentation site's own code (docs/_ext): module discovery, the check that every public name is
-in the API reference, the docstring fixes, the figure scraper and the benchmark chart. The site itself is
+in the API reference, the docstring fixes, the figure scraper, the benchmark chart, the check for links
+to missing anchors and viewcode's back-links. The site itself is
 built by tools/docs.sh, not here."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 api = importlib.import_module("anynet_api")
 autodoc = importlib.import_module("anynet_autodoc")
 figures = importlib.import_module("anynet_figures")
+links = importlib.import_module("anynet_links")
 
 
 def write(root: Path, rel: str, text: str) -> None:
@@ -255,3 +257,76 @@ def test_the_front_page_example_runs(capsys):
     code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
     exec(compile(code, "docs/index.md", "exec"), {})
     assert float(re.search(r"'accuracy': ([0-9.]+)", capsys.readouterr().out).group(1)) > 0.9
+
+
+def test_links_to_a_missing_anchor_or_page_are_each_reported(tmp_path):
+    write(tmp_path, "index.html", '<a href="api/m.html#m.f">f</a> <a href="api/m.html#m.gone">gone</a> '
+                                  '<a href="#top">top</a> <a href="#nowhere">x</a> <a href="https://example.org/#x">out</a>'
+                                  '<a href="missing.html">m</a> <a href="_images/a.png">img</a> <span id="top"></span>')
+    write(tmp_path, "api/m.html", '<dt id="m.f"></dt><a href="../index.html#top">back</a> <a name="old"></a>'
+                                  '<a href="#old">old</a> <a href="./">dir</a>')
+    write(tmp_path, "_images/a.png", "")
+    assert links.broken_links(tmp_path) == [
+        ("api/m.html", "./", "no such page"),
+        ("index.html", "#nowhere", "no anchor nowhere on index.html"),
+        ("index.html", "api/m.html#m.gone", "no anchor m.gone on api/m.html"),
+        ("index.html", "missing.html", "no such page"),
+    ]
+    write(tmp_path, "api/index.html", "")
+    assert len(links.broken_links(tmp_path)) == 3
+
+
+def test_the_build_fails_naming_each_link_that_leads_nowhere(tmp_path, caplog):
+    pytest.importorskip("sphinx", reason="sphinx not installed (the [docs] extra)")
+    write(tmp_path, "index.html", '<a href="api.html#gone">x</a><a href="#here">y</a><p id="here"></p>')
+    write(tmp_path, "api.html", "<dt id='kept'></dt>")
+    app = types.SimpleNamespace(outdir=str(tmp_path), builder=types.SimpleNamespace(format="html"), statuscode=0)
+    links._check_links(app, None)
+    assert app.statuscode == 1
+    assert "1 link(s) in the built site lead nowhere" in caplog.text
+    assert "index.html: api.html#gone (no anchor gone on api.html)" in caplog.text
+    write(tmp_path, "index.html", '<a href="api.html#kept">x</a>')
+    app.statuscode = 0
+    links._check_links(app, None)
+    assert app.statuscode == 0
+
+
+def test_the_site_styles_scroll_wide_tables_and_long_code_lines():
+    """conf.py adds docs/_static/anynet.css to every page; it makes tables and code blocks scroll."""
+    conf = (ROOT / "docs" / "conf.py").read_text(encoding="utf-8")
+    assert re.search(r'html_static_path = \["_static"\]', conf) and '"anynet.css"' in conf
+    css = (ROOT / "docs" / "_static" / "anynet.css").read_text(encoding="utf-8")
+    rules = dict(re.findall(r"([^{}]+)\{([^}]*)\}", re.sub(r"/\*.*?\*/", "", css, flags=re.S)))
+    scrolling = [selector for selector, body in rules.items() if "overflow-x: auto" in body]
+    assert any(".table-wrapper" in s for s in scrolling) and any("table.docutils" in s for s in scrolling)
+    assert any("div.highlight pre" in s for s in scrolling)
+
+
+class Signature(dict):
+    """A stand-in for Sphinx's desc_signature node: attributes by key, ids a list."""
+
+
+def test_back_links_go_to_the_home_page_and_an_id_it_holds():
+    """viewcode links the code of anynet.backends._backend.Backend back to "<page>#<refname>.Backend",
+    refname being the module of the first signature it read for that source module (here "anynet", the
+    alias's), and page the last page read (the alias on anynet's page): an anchor that does not exist.
+    Rewritten: the home page, and an id its signature has."""
+    alias = Signature(module="anynet", fullname="Backend", ids=["anynet.Backend"])
+    home = Signature(module="anynet.backends", fullname="Backend", ids=["anynet.backends.Backend"])
+    member = Signature(module="anynet.backends", fullname="Backend.dtype", ids=["anynet.backends.Backend.dtype"])
+    homes: dict = {}
+    links.add_source_ids([home, member], "api/generated/anynet.backends", {"anynet.Backend"}, homes)
+    links.add_source_ids([alias], "api/generated/anynet", {"anynet.Backend"}, homes)
+    source = "anynet.backends._backend"
+    assert home["ids"] == ["anynet.backends.Backend", f"{source}.Backend"]
+    assert alias["ids"] == ["anynet.Backend", f"{source}.Backend"]
+    assert homes == {(source, "Backend"): "api/generated/anynet.backends",
+                     (source, "Backend.dtype"): "api/generated/anynet.backends"}
+    viewcode = {source: ("code", {}, {"Backend": "api/generated/anynet",
+                                      "Backend.dtype": "api/generated/anynet.backends"}, "anynet"),
+                "anynet._broken": False}
+    links.point_back_links(viewcode, homes)
+    _, _, used, refname = viewcode[source]
+    assert used == {"Backend": "api/generated/anynet.backends", "Backend.dtype": "api/generated/anynet.backends"}
+    assert f"{refname}.Backend" in home["ids"] and f"{refname}.Backend.dtype" in member["ids"]
+    assert viewcode["anynet._broken"] is False

@@ -3,7 +3,9 @@
 # Needs: pip install -e ".[docs]" (the reference imports every module: [docs] holds scikit-learn and Dask too)
 #
 # Warnings are errors (-W): a broken cross-reference, a page missing from a toctree, a public name
-# missing from the API reference or a gallery script that fails all fail the build; --keep-going
+# missing from the API reference, a gallery script that fails or a link in the built HTML to a page or
+# anchor that does not exist (the source pages' [docs] links included; docs/_ext/anynet_links.py) all
+# fail the build; --keep-going
 # reports every problem before failing. Each build starts clean, so the gallery runs every time.
 #
 #   tools/docs.sh              clean build of the site

@@ -330,3 +330,58 @@ def test_back_links_go_to_the_home_page_and_an_id_it_holds():
     assert used == {"Backend": "api/generated/anynet.backends", "Backend.dtype": "api/generated/anynet.backends"}
     assert f"{refname}.Backend" in home["ids"] and f"{refname}.Backend.dtype" in member["ids"]
     assert viewcode["anynet._broken"] is False
+
+
+#: the pages a new user installs from: the README, the site's home page, the guides, the backend notes
+INSTALL_PAGES = [ROOT / "README.md", ROOT / "docs" / "index.md", *sorted((ROOT / "docs" / "guides").glob("*.md")),
+                 *sorted((ROOT / "backends").glob("*/README.md"))]
+CPU_TORCH = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+
+
+def _hints(path: Path) -> list[tuple[int, int, list[str]]]:
+    """(line number, offset in the page, requirements) of every ``pip install`` on the page (a hint ends at a
+    backtick or the line's end)."""
+    from .test_install_hints import requirements
+
+    text = path.read_text(encoding="utf-8")
+    found, offset = [], 0
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        for match in re.finditer(r"pip install[^`\n]*", line):  # each hint on the line, where it starts
+            found.append((number, offset + match.start(), requirements(match.group(0))))
+        offset += len(line)
+    return found
+
+
+def test_install_lines_work_from_a_clone():
+    """anynet-nn is not on the package index yet: a hint naming it (pip install "anynet-nn[examples]") fails
+    for every reader; ".[examples]" in the clone works."""
+    wrong = [f"{path.relative_to(ROOT)}:{number}: {req}" for path in INSTALL_PAGES
+             for number, _, reqs in _hints(path) for req in reqs if req.lower().startswith("anynet-nn")]
+    assert wrong == []
+
+
+def test_the_cpu_build_of_torch_comes_before_every_torch_extra():
+    """A plain pip install of the [torch] extra fetches a multi-GB CUDA build on Linux: each page that
+    suggests an extra holding torch shows the CPU index line first."""
+    late = []
+    for path in INSTALL_PAGES:
+        text = path.read_text(encoding="utf-8")
+        first_cpu = text.find(CPU_TORCH)
+        for number, offset, reqs in _hints(path):
+            if any(re.search(r"\[[^]]*\btorch\b", req) for req in reqs) and not 0 <= first_cpu <= offset:
+                late.append(f"{path.relative_to(ROOT)}:{number}")
+    assert late == []
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = readme.index('backend="torch"')  # the first example loads on torch: the page says what it needs
+    assert readme.find(CPU_TORCH) < example and readme.find('pip install ".[torch]"') < example
+
+
+def test_no_two_pages_share_a_title():
+    titles: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "docs").rglob("*.md")):
+        if "_build" in path.parts:
+            continue
+        match = re.search(r"^# (.+)$", path.read_text(encoding="utf-8"), re.M)
+        if match:
+            titles.setdefault(match.group(1).strip(), []).append(str(path.relative_to(ROOT)))
+    assert {title: pages for title, pages in titles.items() if len(pages) > 1} == {}

@@ -288,7 +288,7 @@ def _labels(pred: Array, target: Array, from_logits: bool) -> tuple[Array, Array
     else:
         classes = 2
         guess = xp.reshape(pred, (-1,)) > (0.0 if from_logits else 0.5)
-        truth = xp.reshape(target, (-1,)) > 0.5
+        truth = xp.reshape(xp.astype(target, pred.dtype), (-1,)) > 0.5
     return xp.astype(truth, xp.int64), xp.astype(guess, xp.int64), classes
 
 
@@ -792,6 +792,10 @@ class RocAucOvr(RocAuc):
 # -- any function f(y_true, y_pred) ----------------------------------------------------------------
 def _host_truth(target: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Prepared targets as scikit-learn's regression metrics take them: pred's shape, (n,) for one output."""
+    if target.size != pred.size:
+        raise InputError(f"a function metric's targets of shape {tuple(target.shape)} do not match the outputs "
+                         f"{tuple(pred.shape)}: class labels are read as labels only with a classification loss "
+                         "(give loss=, e.g. 'softmax_cross_entropy'); for a regression give one target per output")
     return _squeezed(target.reshape(pred.shape))
 
 

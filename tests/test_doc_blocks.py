@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", ROOT / "docs" / "index.md", *sorted((ROOT / "docs" / "guides").glob("*.md"))]
 MARKS = ("continues", "not-run")
 _FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
-_MARK = re.compile(r"<!--\s*([\w-]+)\s*(?::(.*?))?-->", re.S)
+_MARK = re.compile(r"^[ \t]*<!--\s*([\w-]+)\s*(?::(.*?))?-->", re.S | re.M)  # a comment that starts a line
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ _LOOKALIKES = {"not_run", "notrun", "no-run", "skip", "continue", "continued"}
 
 
 def _marks(text: str) -> list[tuple[int, str, str]]:
-    """(offset, word, reason) of every ``<!-- word: reason -->`` whose word is a marker or a near miss."""
+    """(offset, word, reason) of every ``<!-- word: reason -->`` starting a line whose word is a marker or a near
+    miss (one quoted in a sentence, inside backticks, is not a marker)."""
     return [(m.start(), m.group(1), (m.group(2) or "").strip()) for m in _MARK.finditer(text)
             if m.group(1).lower() in (*MARKS, *_LOOKALIKES)]
 
@@ -72,7 +73,7 @@ def parse(path: Path) -> tuple[list[Block], list[str]]:
         before = text[:fence.start()].rstrip()
         mark = reason = ""
         for offset, word, why in marks:
-            end = text.index("-->", offset) + 3
+            end = text.index("-->", offset) + 3  # the marker's own end
             if end == len(before):  # the comment is the last thing before the fence
                 used.add(offset)
                 mark, reason = word, why
@@ -132,7 +133,8 @@ def test_markers_are_read_and_checked(tmp_path, monkeypatch):
     page = tmp_path / "page.md"
     page.write_text("x\n\n```python\na = 1\n```\n\n<!-- continues: uses a -->\n```python\nb = a\n```\n"
                     "<!-- not-run -->\n\n```python\nc\n```\n<!-- not_run: typo -->\ntext\n<!-- continues: stray -->\n"
-                    "<!-- other comments are left alone -->\n```python\nd = 4\n```\n")
+                    "<!-- other comments are left alone -->\n```python\nd = 4\n```\n"
+                    "quoted in a sentence, `<!-- continues: x -->` is no marker\n")
     blocks, problems = parse(page)
     assert [(b.line, b.mark, b.reason) for b in blocks] == [(4, "", ""), (9, "continues", "uses a"),
                                                             (14, "not-run", ""), (21, "", "")]

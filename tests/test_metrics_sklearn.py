@@ -325,3 +325,24 @@ def test_a_saved_function_metric_is_kept_by_name(tmp_path):
         loaded.evaluate(X, y)
     again = loaded.evaluate(X, y, metrics=[sk.balanced_accuracy_score])
     assert again["balanced_accuracy_score"] == model.evaluate(X, y)["balanced_accuracy_score"]
+
+
+def test_updates_never_read_the_host_and_results_read_once(backend, monkeypatch):
+    """update is array operations only (any number of batches, no transfer); result makes one explicit
+    read (two for a function metric: its outputs and its targets)."""
+    reads = []
+    plain = metrics.to_numpy
+
+    def counted(x):
+        reads.append(1)
+        return plain(x)
+
+    monkeypatch.setattr(metrics, "to_numpy", counted)
+    out, y = _multiclass(seed=14, n=40)
+    loss = losses.get("softmax_cross_entropy")
+    for name in AVERAGED + ["top_k_accuracy", "log_loss", "roc_auc_ovr", "confusion_matrix", sk.accuracy_score]:
+        reads.clear()
+        m = _fed(name, backend, out, np.eye(4)[y], batches=8, loss=loss)
+        assert reads == [], name
+        m.result()
+        assert len(reads) == (2 if callable(name) else 1), name

@@ -7,20 +7,27 @@ Examples:
     anynet train --csv housing.csv --target MEDV --task regression --drop id,notes --layers 64:relu,32:relu
     anynet train --csv penguins.csv --target species --impute median
     anynet evaluate runs/digits/model.safetensors digits
-    anynet predict runs/csv/housing.csv/model.safetensors new_rows.csv --output predictions.csv
-    anynet export runs/csv/penguins.csv/model.safetensors penguins.onnx
+    anynet train digits --validation-split 0.2 --early-stopping 5 --metrics accuracy,mae
+    anynet train --resume runs/digits --epochs 10
+    anynet predict runs/csv/housing.csv/model.safetensors new_rows.csv --id-column id --out predictions.csv
+    anynet predict runs/digits/model.safetensors digits
+    anynet export runs/csv/penguins.csv/model.safetensors --out penguins.onnx
     anynet check
+    anynet --version
+
+Every command names the file or folder it writes ``--out`` (``--output``, and ``export``'s
+positional OUTPUT, still work).
 
 CSV tables may hold text and missing cells: a text target is classes (their names are kept and
 printed by ``predict``), text feature columns are one-hot encoded, and missing cells (empty,
 NA, NaN, null) are refused unless ``--dropna`` or ``--impute`` says what to do; see
 :class:`anynet.datasets.TablePreprocessor`, which ``anynet.datasets.load_csv`` uses too.
 
-No file is lost: ``predict --output`` and ``export`` never write over one of their inputs, and
+No file is lost: ``predict --out`` and ``export`` never write over one of their inputs, and
 replace an existing file only with ``--force`` (``train`` likewise refuses an ``--out`` folder that
 holds a run); files are written to a temporary name and renamed, so an interrupted command leaves
 the old file whole; a closed standard output (``anynet train digits | head -2``) stops the
-printing, not the run. ``predict --output -`` writes to standard output. The CSV files written
+printing, not the run. ``predict --out -`` writes to standard output. The CSV files written
 hold numbers round-trip exact (``repr``), and text cells that a spreadsheet would run as a
 formula get a quote in front (see :func:`csv_cell`).
 
@@ -371,6 +378,11 @@ def _read_inputs(path: str, meta: dict[str, Any], *, also: Sequence[str] = (), h
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+class Verbatim(str):
+    """Text that :func:`csv_cell` writes as it is: a cell already made safe (an input file's id
+    that is a number's text, kept exactly as the file had it)."""
+
+
 def csv_cell(value: Any) -> str:
     """A cell of a CSV file the command writes.
 
@@ -380,6 +392,8 @@ def csv_cell(value: Any) -> str:
     carriage return gets a single quote in front (``'=HYPERLINK(...)``), so a spreadsheet
     shows it as text instead of running it as a formula.
     """
+    if isinstance(value, Verbatim):
+        return str(value)
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
@@ -605,9 +619,137 @@ def _check_numbers(args: argparse.Namespace) -> None:
             raise UsageError(f"{flag} must be {what}, got {value:g}")
 
 
+def _check_training_flags(args: argparse.Namespace) -> None:
+    """--validation-split in (0, 1); --early-stopping ≥ 0, and only with a validation split (the
+    test rows choose no epoch: they give the final score)."""
+    split = args.validation_split
+    if split is not None and not 0 < split < 1:  # NaN fails too
+        raise UsageError(f"--validation-split must be a fraction in (0, 1), got {split:g}")
+    if args.early_stopping is not None:
+        if args.early_stopping < 0:
+            raise UsageError(f"--early-stopping must be a number of epochs ≥ 0, got {args.early_stopping}")
+        if split is None:
+            raise UsageError("--early-stopping needs --validation-split FRACTION (e.g. 0.2): it stops on the "
+                             "validation loss of rows held out of training, so the test rows stay unseen until the "
+                             "final score")
+
+
+def _metric_names(args: argparse.Namespace, loss: Any, classify: bool) -> list[str]:
+    """The ``--metrics`` (default accuracy, or r2 and mae), each checked against the loss."""
+    from . import metrics
+
+    if args.metrics is None:
+        return ["accuracy"] if classify else ["r2", "mae"]
+    chosen = _flag_list([args.metrics])
+    if not chosen:
+        raise UsageError(f"--metrics: give metric names, comma-separated; known: {', '.join(metrics.names())}")
+    for name in chosen:
+        try:
+            metrics.get(name, loss=loss)
+        except UnknownNameError:
+            raise UsageError(f"--metrics: unknown metric {name!r}; known: {', '.join(metrics.names())}") from None
+        except AnynetError as exc:
+            raise UsageError(f"--metrics {name}: {str(exc).splitlines()[0]}") from None
+    return chosen
+
+
+#: ``train`` flags that --resume takes from the run's checkpoint instead (flag, argument name)
+RESUMED_FLAGS = (("--layers", "layers"), ("--dropout", "dropout"), ("--loss", "loss"), ("--optimizer", "optimizer"),
+                 ("--lr", "lr"), ("--momentum", "momentum"), ("--weight-decay", "weight_decay"),
+                 ("--dtype", "dtype"), ("--metrics", "metrics"))
+
+
+def _resumed(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Path]:
+    """``(model, metadata, run folder)`` of ``--resume RUN`` (a run folder or its checkpoint file),
+    with the data flags not given filled in from the checkpoint's metadata."""
+    from .checkpoint import load
+
+    given = [flag for flag, name in RESUMED_FLAGS if getattr(args, name) is not None]
+    if given:
+        raise UsageError(f"--resume continues the run with its own network, loss, optimizer and metrics; leave "
+                         f"out {', '.join(given)} (or train a new run without --resume)")
+    run = Path(args.resume)
+    path = run / "model.safetensors" if run.is_dir() else run
+    if not path.is_file():
+        raise UsageError(f"--resume {args.resume}: no {path} to continue; give a run folder written by anynet train")
+    model = load(path, backend=args.backend)
+    meta = _require_stored(model, str(path), "continue it in Python: anynet.load(path).fit(X, y, epochs=N)")
+    split = meta["split"]
+    if args.seed is not None and split["seed"] is not None and args.seed != split["seed"]:
+        raise UsageError(f"--seed {args.seed}: the run was split with seed {split['seed']}; leave --seed out")
+    args.seed = split["seed"] if args.seed is None else args.seed
+    if not (args.dataset or args.csv or args.mnist):
+        if meta["source"] == "mnist":
+            raise UsageError(f"--resume {args.resume}: the run trained on MNIST; give --mnist DIR again")
+        if meta["source"] == "csv":
+            args.csv, args.target, args.task = meta["dataset"], args.target or meta["target"], args.task or meta["task"]
+        else:
+            args.dataset = meta["dataset"]
+    stored = meta.get("fit")
+    fit: dict[str, Any] = stored if isinstance(stored, dict) else {}
+    if args.batch_size is None and isinstance(fit.get("batch_size"), int):
+        args.batch_size = fit["batch_size"]
+    stored_split = fit.get("validation_split")
+    if args.validation_split is None and isinstance(stored_split, float):
+        args.validation_split = stored_split
+    elif args.validation_split != stored_split:
+        raise UsageError(f"--validation-split {args.validation_split}: the run held out "
+                         + ("no validation rows (it scored epochs on the test rows)" if stored_split is None
+                            else f"{stored_split:g} of its training rows")
+                         + "; leave --validation-split out to continue it as it was")
+    return model, meta, path.parent
+
+
+def _same_data(ds: Any, key: str, meta: dict[str, Any], args: argparse.Namespace) -> None:
+    """Refuse to resume on data read differently from the run's: other rows, columns or encoding."""
+    now = cli_metadata(ds, "named" if key not in ("csv", "mnist") else key, seed=None if key == "mnist" else args.seed)
+    keys = ("features", "preprocess", "classes", "task", "split") + (("dataset",) if key != "csv" else ())
+    differ = [k for k in keys if k in meta and now.get(k) != meta.get(k)]
+    if differ:
+        raise UsageError(f"--resume {args.resume}: the data read now differs from the run's ({', '.join(differ)}); "
+                         "give the same data flags as the run did (--drop, --categorical, --dropna, --impute, "
+                         "--handle-unknown, --task), or start a new run")
+
+
+def id_like_columns(ds: Any, min_rows: int = 10) -> list[str]:
+    """The feature columns of a CSV data set that look like row identifiers: every value distinct
+    and evenly spaced numbers (0..n-1, 1001..1000+n), or a one-hot column with a category per
+    training row. Found on the network's inputs (standardising keeps both), at ``min_rows`` rows
+    or more."""
+    from .datasets import CsvDataset
+
+    if not isinstance(ds, CsvDataset) or ds.preprocessor is None:
+        return []
+    X = np.concatenate([np.asarray(ds.X_train), np.asarray(ds.X_test)])
+    if len(X) < min_rows:
+        return []
+    found, at = [], 0
+    for spec in ds.preprocessor.specs:
+        if spec.kind == "numeric":
+            gaps = np.diff(np.sort(X[:, at]))
+            if np.all(gaps > 0) and np.ptp(gaps) <= 1e-3 * float(np.mean(gaps)):
+                found.append(spec.name)
+        elif spec.width >= len(ds.X_train) > 1:
+            found.append(spec.name)
+        at += spec.width
+    return found
+
+
+def _warn_id_like(ds: Any) -> None:
+    found = id_like_columns(ds)
+    if found:
+        cols = ", ".join(map(repr, found))
+        these = "it is one" if len(found) == 1 else "they are"
+        print(f"warning: column{'s' if len(found) > 1 else ''} {cols} look{'s' if len(found) == 1 else ''} like "
+              f"row ids (every value distinct, evenly spaced or a category per row): as a feature a network "
+              f"memorises rows instead of learning; give --drop {','.join(found)} if {these}",
+              file=sys.stderr)
+
+
 @command("train")
 def _train(args: argparse.Namespace) -> int:
     from . import distributed, optim, registry
+    from .callbacks import EarlyStopping
     from .fileformat import atomic_write
     from .plot import decision_boundary, loss_curve
 
@@ -615,45 +757,67 @@ def _train(args: argparse.Namespace) -> int:
     _at_least_one(args.epochs, "--epochs")
     _at_least_one(args.batch_size, "--batch-size")
     _check_numbers(args)
+    resumed = _resumed(args) if args.resume else None
+    _check_training_flags(args)
+    args.seed = 0 if args.seed is None else args.seed
     ds, key = _dataset(args)
+    if resumed is not None:
+        _same_data(ds, key, resumed[1], args)
     d = {**GENERIC, **DEFAULTS.get(key, {})}
-    hidden = parse_layers(args.layers or d["layers"])
     classify = ds.task == "classification"
     n_out = ds.n_classes if classify else 1
     _check_rows(ds, args)
-    loss = _loss(args, ds, classify)
-    lr = args.lr if args.lr is not None else d["lr"]
-    opt_kw: dict[str, Any] = {"lr": lr}
-    if args.weight_decay:
-        opt_kw["weight_decay"] = args.weight_decay
-    if args.momentum is not None:
-        opt_kw["momentum"] = args.momentum
-    try:
-        optimizer = optim.get(args.optimizer, **opt_kw)
-    except UnknownNameError:
-        raise UsageError(f"--optimizer {args.optimizer}: unknown optimizer {args.optimizer!r}; known: "
-                         f"{', '.join(n.lower() for n in registry.names('optimizer'))}") from None
-    except TypeError:
-        raise UsageError(f"--momentum does not apply to {args.optimizer}") from None
-    check_fits(ds.n_features, n_out, hidden, dtype=_model_dtype(args), slots=len(optimizer.slots),
-               spec=args.layers or d["layers"])
-    model = build_model(ds.n_features, n_out, hidden, dropout=args.dropout, seed=args.seed,
-                        backend=args.backend, dtype=args.dtype)
-    metrics = ["accuracy"] if classify else ["r2", "mae"]
-    out = Path(args.out) if args.out else default_run_folder(ds.name, key if key in ("csv", "mnist") else "named")
-    check_run_folder(out, force=args.force, chosen=bool(args.out))  # before training: no time lost either
+    compile_kw: dict[str, Any] = {}
+    if resumed is None:
+        hidden = parse_layers(args.layers or d["layers"])
+        loss = _loss(args, ds, classify)
+        lr = args.lr if args.lr is not None else d["lr"]
+        opt_kw: dict[str, Any] = {"lr": lr}
+        if args.weight_decay:
+            opt_kw["weight_decay"] = args.weight_decay
+        if args.momentum is not None:
+            opt_kw["momentum"] = args.momentum
+        name = args.optimizer or "adam"
+        try:
+            optimizer = optim.get(name, **opt_kw)
+        except UnknownNameError:
+            raise UsageError(f"--optimizer {name}: unknown optimizer {name!r}; known: "
+                             f"{', '.join(n.lower() for n in registry.names('optimizer'))}") from None
+        except TypeError:
+            raise UsageError(f"--momentum does not apply to {name}") from None
+        metrics = _metric_names(args, loss, classify)
+        check_fits(ds.n_features, n_out, hidden, dtype=_model_dtype(args), slots=len(optimizer.slots),
+                   spec=args.layers or d["layers"])
+        model = build_model(ds.n_features, n_out, hidden, dropout=args.dropout or 0.0, seed=args.seed,
+                            backend=args.backend, dtype=args.dtype)
+        compile_kw = {"loss": loss, "optimizer": optimizer, "metrics": metrics}
+        out = Path(args.out) if args.out else default_run_folder(ds.name, key if key in ("csv", "mnist") else "named")
+    else:  # as the Python resume: loss, optimizer (and its state), metrics and generators come from the file
+        model, _, run = resumed
+        metrics = list(model.train_state.metrics)
+        compile_kw = {"metrics": metrics}  # (fit's metrics default to none, not to the stored ones)
+        out = Path(args.out) if args.out else run
+    if resumed is None or out.resolve() != resumed[2].resolve():  # continuing a run replaces its own files
+        check_run_folder(out, force=args.force, chosen=bool(args.out))  # before training: no time lost either
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the run folder {out}: {exc.strerror or exc}; give --out FOLDER") from None
     root = comm.Get_rank() == 0
+    if root:  # once the run is set to go: a warning, not one more error to read first
+        _warn_id_like(ds)
     if args.verbose and root:
         model.summary()
+    batch_size = args.batch_size or d["batch_size"]
+    validation: dict[str, Any] = ({"validation_split": args.validation_split} if args.validation_split
+                                  else {"validation_data": (ds.X_test, ds.y_test)})
+    callbacks = ([] if args.early_stopping is None
+                 else [EarlyStopping("val_loss", patience=args.early_stopping, restore_best_weights=True,
+                                     verbose=0 if args.quiet else 1)])
     start = time.perf_counter()
-    history = model.fit(ds.X_train, ds.y_train, loss=loss, optimizer=optimizer,
-                        epochs=args.epochs or d["epochs"], batch_size=args.batch_size or d["batch_size"],
-                        metrics=metrics, validation_data=(ds.X_test, ds.y_test),
-                        verbose=0 if args.quiet else (2 if args.verbose else 1), comm=comm)
+    history = model.fit(ds.X_train, ds.y_train, epochs=args.epochs or d["epochs"], batch_size=batch_size,
+                        callbacks=callbacks, verbose=0 if args.quiet else (2 if args.verbose else 1), comm=comm,
+                        **compile_kw, **validation)
     seconds = time.perf_counter() - start
     if not root:  # every process holds the same model; one writes it
         return 0
@@ -662,11 +826,16 @@ def _train(args: argparse.Namespace) -> int:
     # everything evaluate/predict need travels inside the checkpoint (no side files to lose)
     model.metadata["cli"] = cli_metadata(ds, "named" if key not in ("csv", "mnist") else key,
                                          seed=None if key == "mnist" else args.seed)
+    model.metadata["cli"]["fit"] = {"batch_size": batch_size, "validation_split": args.validation_split}
+    earlier = _earlier_history(out / "metrics.json") if resumed is not None else {}
     model.save(out / "model.safetensors")
     report = {"dataset": ds.name, "backend": model.backend.spec, "dtype": model.dtype,
               "train_seconds": round(seconds, 3), "processes": comm.Get_size(),
               "epochs": model.train_state["epoch"],
-              "test": scores, "history": history.history, "checkpoint_metadata": model.metadata["cli"]}
+              "test": scores, "history": _joined(earlier, history.history),
+              "checkpoint_metadata": model.metadata["cli"]}
+    if resumed is not None:
+        report["resumed_from"] = str(resumed[2] / "model.safetensors")
     atomic_write(out / "metrics.json", [json.dumps(report, indent=2).encode()])
     plots = []
     try:
@@ -681,11 +850,28 @@ def _train(args: argparse.Namespace) -> int:
         print(f"note: {exc}", file=sys.stderr)
     for stale in set(RUN_FILES) - {"model.safetensors", "metrics.json", *plots}:  # --force over an older run
         (out / stale).unlink(missing_ok=True)
-    main_metric = "accuracy" if classify else "r2"
-    print(f"{ds.name}: test {main_metric} {scores[main_metric]:.4f}, test loss {scores['loss']:.4g} "
-          f"({seconds:.2f} s on {model.backend.spec}{processes})")
+    main_metric = next((m for m in ("accuracy" if classify else "r2", *metrics) if m in scores), None)
+    shown = "" if main_metric is None else f"test {main_metric} {scores[main_metric]:.4f}, "
+    print(f"{ds.name}: {shown}test loss {scores['loss']:.4g} ({seconds:.2f} s on {model.backend.spec}{processes}"
+          + (f", epochs {model.train_state['epoch'] - len(history.epoch) + 1}-{model.train_state['epoch']}"
+             if resumed is not None else "") + ")")
     print(f"wrote {out / 'model.safetensors'}, {out / 'metrics.json'}" + "".join(f", {out / p}" for p in plots))
     return 0
+
+
+def _earlier_history(path: Path) -> dict[str, list[Any]]:
+    """The ``history`` of a run's metrics.json, or {} when there is none to read (resumed runs
+    append to it)."""
+    try:
+        history = json.loads(path.read_text(encoding="utf-8")).get("history")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return history if isinstance(history, dict) and all(isinstance(v, list) for v in history.values()) else {}
+
+
+def _joined(earlier: dict[str, list[Any]], now: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """``earlier`` then ``now``, key by key (a key one of them lacks is left as the other has it)."""
+    return {k: [*earlier.get(k, []), *now.get(k, [])] for k in {**earlier, **now}}
 
 
 def _targets(path: str, table: Any, column: str, meta: dict[str, Any]) -> np.ndarray:
@@ -729,6 +915,40 @@ def _labels(path: str, column: str, y: np.ndarray, classes: list[float]) -> np.n
     return index.astype(np.int64)
 
 
+def _named_rows(args: argparse.Namespace, data: str, meta: dict[str, Any] | None) -> tuple[Any, str]:
+    """``(ds, scored_on)``: the named data set ``data`` split as the model was trained (its
+    ``ds.X_test`` rows were held out), or by ``--seed`` (default 0) for a model trained on
+    something else; ``scored_on`` says which rows those are."""
+    from . import datasets
+
+    for flag, value in (("--target", getattr(args, "target", None)), ("--handle-unknown", args.handle_unknown),
+                        ("--id-column", getattr(args, "id_column", None))):
+        if value:
+            raise UsageError(f"{flag} applies to CSV files; {data} is a named data set")
+    if meta is not None and meta["source"] != "csv" and meta["dataset"] == data:
+        # the rows held out when this model was trained, whatever --seed says
+        seed = meta["split"]["seed"]
+        if args.seed is not None and seed is not None and args.seed != seed:
+            raise UsageError(f"--seed {args.seed}: the model was trained on the split of seed {seed}; another "
+                             "seed's test rows overlap its training rows (leave --seed out)")
+        ds = datasets.load(data, seed=seed or 0)
+        if len(ds.X_test) != meta["split"]["test_rows"]:
+            raise UsageError(f"{data}: its test split now has {len(ds.X_test)} rows but the model held "
+                             f"out {meta['split']['test_rows']}; the data set changed since training")
+        scored_on = (f"the {len(ds.X_test)} {data} test rows held out in training"
+                     + ("" if seed is None else f" (split seed {seed})"))
+    else:
+        seed = args.seed or 0
+        ds = datasets.load(data, seed=seed)
+        why = ("the checkpoint records no split, so they may include its training rows" if meta is None
+               else f"the model was trained on {meta['dataset']}")
+        scored_on = f"the {len(ds.X_test)} {data} test rows of split seed {seed}; {why}"
+    if meta is not None and ds.feature_names and list(ds.feature_names) != meta["features"]:
+        raise UsageError(f"{data} has features {_listed(ds.feature_names)} but the model was trained on "
+                         f"{_listed(meta['features'])}")
+    return ds, scored_on
+
+
 @command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
     from . import datasets
@@ -737,30 +957,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     model = load(args.checkpoint, backend=args.backend)
     meta = _stored(model, args.checkpoint)
     if args.data in datasets.LOADERS:
-        for flag, value in (("--target", args.target), ("--handle-unknown", args.handle_unknown)):
-            if value:
-                raise UsageError(f"{flag} applies to CSV files; {args.data} is a named data set")
-        if meta is not None and meta["source"] != "csv" and meta["dataset"] == args.data:
-            # the rows held out when this model was trained, whatever --seed says
-            seed = meta["split"]["seed"]
-            if args.seed is not None and seed is not None and args.seed != seed:
-                raise UsageError(f"--seed {args.seed}: the model was trained on the split of seed {seed}; another "
-                                 "seed's test rows overlap its training rows (leave --seed out)")
-            ds = datasets.load(args.data, seed=seed or 0)
-            if len(ds.X_test) != meta["split"]["test_rows"]:
-                raise UsageError(f"{args.data}: its test split now has {len(ds.X_test)} rows but the model held "
-                                 f"out {meta['split']['test_rows']}; the data set changed since training")
-            scored_on = (f"the {len(ds.X_test)} {args.data} test rows held out in training"
-                         + ("" if seed is None else f" (split seed {seed})"))
-        else:
-            seed = args.seed or 0
-            ds = datasets.load(args.data, seed=seed)
-            why = ("the checkpoint records no split, so they may include its training rows" if meta is None
-                   else f"the model was trained on {meta['dataset']}")
-            scored_on = f"the {len(ds.X_test)} {args.data} test rows of split seed {seed}; {why}"
-        if meta is not None and ds.feature_names and list(ds.feature_names) != meta["features"]:
-            raise UsageError(f"{args.data} has features {_listed(ds.feature_names)} but the model was trained on "
-                             f"{_listed(meta['features'])}")
+        ds, scored_on = _named_rows(args, args.data, meta)
         X, y = ds.X_test, ds.y_test
     else:
         meta = _require_stored(model, args.checkpoint, "evaluate it in Python with model.evaluate")
@@ -777,18 +974,40 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _id_cell(text: str) -> Verbatim:
+    """A cell of ``predict --id-column`` as the input file had it: a number's text unchanged
+    (``-7``, ``007``), other text through :func:`csv_cell` (a formula gets its quote)."""
+    from .datasets.preprocess import NUMBER
+
+    return Verbatim(text) if NUMBER.fullmatch(text) else Verbatim(csv_cell(text))
+
+
 @command("predict")
 def _predict(args: argparse.Namespace) -> int:
+    from . import datasets
     from .checkpoint import load
     from .fileformat import atomic_write
 
     model = load(args.checkpoint, backend=args.backend)
     meta = _require_stored(model, args.checkpoint, "predict with it in Python with model.predict")
-    X, _ = _read_inputs(args.input, meta, handle_unknown=args.handle_unknown)
-    to_stdout = args.output == "-"
-    out = args.output or str(Path(args.input).with_suffix(".predictions.csv"))
+    ids: list[str] | None = None
+    if args.input in datasets.LOADERS:
+        X = _named_rows(args, args.input, meta)[0].X_test
+    else:
+        id_col = args.id_column
+        X, table = _read_inputs(args.input, meta, also=[id_col] if id_col and id_col not in meta["features"] else [],
+                                handle_unknown=args.handle_unknown)
+        if id_col:
+            if id_col not in table.columns:
+                from .datasets.tables import read_csv_table
+
+                raise UsageError(f"--id-column {id_col}: {args.input} has no column {id_col!r}; its columns: "
+                                 f"{_listed(read_csv_table(args.input)[0])}")
+            ids = [_id_cell(c) for c in table[id_col].tolist()]
+    to_stdout = args.out == "-"
+    out = args.out or str(Path(args.input).with_suffix(".predictions.csv"))
     if not to_stdout:  # checked before a byte is written: the inputs and earlier results are never lost
-        check_output(out, "--output", inputs=[args.input, args.checkpoint], force=args.force)
+        check_output(out, "--out", inputs=[args.input, args.checkpoint], force=args.force)
     if meta["task"] == "classification":
         proba = np.asarray(model.predict_proba(X))
         classes = [_class_label(c) for c in meta["classes"]]
@@ -800,6 +1019,12 @@ def _predict(args: argparse.Namespace) -> int:
         pred = np.asarray(model.predict(X))
         header = [f"y{k}" for k in range(pred.shape[1])] if pred.shape[1] > 1 else ["prediction"]
         body = (row.tolist() for row in pred)
+    if ids is not None:
+        if args.id_column in header:
+            raise UsageError(f"--id-column {args.id_column}: the output already has a column {args.id_column!r} "
+                             f"({', '.join(header)}); rename the input's column")
+        header = [args.id_column, *header]
+        body = ([i, *row] for i, row in zip(ids, body))
     chunks = _csv_chunks(header, body)
     if to_stdout:
         for chunk in chunks:
@@ -807,7 +1032,7 @@ def _predict(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if getattr(sys.stdout, "closed_early", False):
             raise OutputClosedError(f"standard output was closed before all {len(X)} predictions were written "
-                                    "(what reached it is incomplete); write them to a file with --output FILE")
+                                    "(what reached it is incomplete); write them to a file with --out FILE")
         print(f"wrote {len(X)} predictions to standard output", file=sys.stderr)
         return 0
     atomic_write(out, chunks)  # a temporary file renamed over ``out``: interrupted, the old file is intact
@@ -825,6 +1050,9 @@ def _export(args: argparse.Namespace) -> int:
     from .datasets.preprocess_onnx import with_preprocessing
     from .fileformat import atomic_write
 
+    if args.output and args.out and args.output != args.out:
+        raise UsageError(f"give the ONNX file once: OUTPUT {args.output} or --out {args.out}, not both")
+    out = args.out or args.output or str(Path(args.checkpoint).with_suffix(".onnx"))
     model = load(args.checkpoint)
     meta = _require_stored(model, args.checkpoint, "export the network alone in Python with anynet.onnx.export")
     pre = _preprocessor(meta)
@@ -844,11 +1072,11 @@ def _export(args: argparse.Namespace) -> int:
                                    classes=[_class_label(c) for c in meta["classes"]])
     except ImportError as exc:
         raise UsageError(f"anynet export needs the onnx package ({exc}); install it with pip install onnx") from None
-    check_output(args.output, "output", inputs=[args.checkpoint], force=args.force)
-    atomic_write(args.output, [proto.SerializeToString()])
+    check_output(out, "--out", inputs=[args.checkpoint], force=args.force)
+    atomic_write(out, [proto.SerializeToString()])
     kinds = [s.kind for s in pre.specs]
     outputs = ", ".join(o.name for o in proto.graph.output)
-    print(f"wrote {args.output}: {len(kinds)} inputs, one per column ({kinds.count('numeric')} numeric, "
+    print(f"wrote {out}: {len(kinds)} inputs, one per column ({kinds.count('numeric')} numeric, "
           f"{kinds.count('categorical')} categorical as strings), each of shape (batch, 1); outputs: {outputs}")
     return 0
 
@@ -872,12 +1100,27 @@ def _check(args: argparse.Namespace) -> int:
     failed = False
     for r in rows:
         if r.passed is None:
-            print(f"{r.backend:<18} {r.device:<14} {r.dtype:<8} {'-':>30}  {r.note.splitlines()[0][:70]}")
+            lead = f"{r.backend:<18} {r.device:<14} {r.dtype:<8} {'-':>30}  "
+            print(_wrapped(lead, r.note.splitlines()[0] if r.note else ""))
             continue
         failed |= not r.passed
         verdict = "pass" if r.passed else f"FAIL (tolerance {r.tolerance:g})"
         print(f"{r.backend:<18} {r.device:<14} {r.dtype:<8} {r.max_rel_diff:>30.3e}  {verdict}")
     return 1 if failed else 0
+
+
+#: the width of the reasons ``anynet check`` gives for a backend it could not check
+CHECK_REASON_WIDTH = 60
+
+
+def _wrapped(lead: str, text: str, width: int = CHECK_REASON_WIDTH) -> str:
+    """``lead`` then ``text`` wrapped at word boundaries into lines of at most ``width``
+    characters, the later ones indented under the first (a word longer than ``width`` stays whole)."""
+    import textwrap
+
+    lines = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
+    return "\n".join([lead + lines[0], *(" " * len(lead) + line for line in lines[1:])])
+
 
 @command("info")
 def _info(args: argparse.Namespace) -> int:
@@ -895,14 +1138,43 @@ class _Parser(argparse.ArgumentParser):
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 
+def version() -> str:
+    """The installed distribution's version (``anynet-nn``), else the package's ``__version__``
+    (a source tree on the path, not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("anynet-nn")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return str(__version__)
+
+
+_CHECKPOINT_HELP = "a model.safetensors written by anynet train"
+_BACKEND_HELP = "numpy (default), cupy, torch, torch:cuda:0, jax, ..."
+_DATA_HELP = ("a data set name ({names}: its test rows held out in training) or a CSV file with the model's "
+              "feature columns, matched by name (other columns are ignored)")
+
+
+def _out_flags(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--out``, the one spelling of every command's output, and ``--output``, its hidden alias."""
+    parser.add_argument("--out", dest="out", metavar="PATH", help=help)
+    parser.add_argument("--output", dest="out", help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .datasets import LOADERS
     from .datasets.preprocess import AUTO_MAX_CATEGORIES
 
+    names = ", ".join(LOADERS)
     parser = _Parser(prog="anynet", description="Fully-connected networks on NumPy, CuPy, PyTorch or JAX.")
+    parser.add_argument("--version", action="version", version=f"anynet {version()}",
+                        help="print anynet's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train a network and write a checkpoint, metrics and plots")
-    t.add_argument("dataset", nargs="?",
-                   help="digits, diabetes, planar, comparison, gender, moons, circles, spirals, xor, mnist")
+    t.add_argument("dataset", nargs="?", help=f"a data set name: {names}")
     t.add_argument("--csv", help="a CSV file with a header: numbers, text (classes, categories), missing cells")
     t.add_argument("--target", help="the CSV column to predict")
     t.add_argument("--task", choices=["classification", "regression"],
@@ -925,44 +1197,63 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--download", action="store_true",
                    help="with --mnist: fetch missing files into DIR (SHA-256 checked)")
     t.add_argument("--layers", help=LAYERS_HELP)
-    t.add_argument("--dropout", type=float, default=0.0,
-                   help="dropout rate after each hidden Dense layer (and the normalisation layers that follow it)")
+    t.add_argument("--dropout", type=float,
+                   help="dropout rate after each hidden Dense layer (and the normalisation layers that follow it), "
+                        "in [0, 1) (default 0)")
     t.add_argument("--loss", help="default: softmax_cross_entropy (classes) or mse")
-    t.add_argument("--optimizer", default="adam", help="sgd, adam, adamw, rmsprop, adagrad")
-    t.add_argument("--lr", type=float)
-    t.add_argument("--momentum", type=float)
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--epochs", type=int, help="≥ 1 (default: per data set)")
-    t.add_argument("--batch-size", type=int, help="≥ 1 (default: per data set)")
-    t.add_argument("--backend", help="numpy (default), cupy, torch, torch:cuda:0, jax, ...")
-    t.add_argument("--dtype", choices=["float32", "float64"])
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", help="output folder (default runs/<data set>, or runs/csv/<the --csv path with / "
-                                 "written %%2F>)")
+    t.add_argument("--optimizer", help="sgd, adam (default), adamw, rmsprop, adagrad")
+    t.add_argument("--lr", type=float, help="learning rate, > 0 (default: per data set, e.g. 0.003 for digits)")
+    t.add_argument("--momentum", type=float, help="momentum of sgd and rmsprop, in [0, 1) (default: the optimizer's)")
+    t.add_argument("--weight-decay", type=float, help="weight decay, ≥ 0 (default 0; decoupled with adamw)")
+    t.add_argument("--epochs", type=int, help="≥ 1 (default: per data set); with --resume: how many more")
+    t.add_argument("--batch-size", type=int, help="≥ 1 (default: per data set; with --resume: the run's)")
+    t.add_argument("--validation-split", type=float, metavar="FRACTION",
+                   help="score every epoch on this fraction of the training rows (the last ones, as Keras), "
+                        "in (0, 1); default: score every epoch on the test rows")
+    t.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs (≥ 0) without a better validation loss and keep the best "
+                        "epoch's weights; needs --validation-split, so the test rows only give the final score")
+    t.add_argument("--metrics", metavar="NAME[,NAME...]",
+                   help="metrics to log every epoch and score on the test rows (default: accuracy for classes, "
+                        "r2,mae for quantities)")
+    t.add_argument("--resume", metavar="RUN",
+                   help="continue a run folder's (or checkpoint file's) training for --epochs more epochs, with "
+                        "its network, optimizer state, loss, metrics and data split, as anynet.load(...).fit(...) "
+                        "does; writes into RUN unless --out says otherwise")
+    t.add_argument("--backend", help=_BACKEND_HELP)
+    t.add_argument("--dtype", choices=["float32", "float64"],
+                   help="the weights' floating-point type (default: the backend's, float64 on numpy)")
+    t.add_argument("--seed", type=int,
+                   help="seed of the weights, the shuffling and the train/test split (default 0; with --resume: "
+                        "the run's)")
+    _out_flags(t, "output folder (default runs/<data set>, or runs/csv/<the --csv path with / written %%2F>)")
     t.add_argument("--force", action="store_true", help="replace the files of a run already in --out")
-    t.add_argument("--quiet", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="no progress, no data summary: only the result lines")
     t.add_argument("--verbose", action="store_true", help="summary and one line per epoch")
     e = sub.add_parser("evaluate", help="loss and metrics of a checkpoint on a data set or CSV")
-    e.add_argument("checkpoint")
+    e.add_argument("checkpoint", help=_CHECKPOINT_HELP)
     e.add_argument("data", help="a data set name (the test rows held out in training) or a CSV file "
                                 "(every row is scored)")
     e.add_argument("--target", help="with a CSV file: the label column (default: the one trained on)")
-    e.add_argument("--backend")
+    e.add_argument("--backend", help=_BACKEND_HELP)
     e.add_argument("--handle-unknown", choices=["error", "ignore"], help=_UNKNOWN_HELP)
     e.add_argument("--seed", type=int, help="split seed of a named data set the model was not trained on "
                                             "(default: the stored one, else 0)")
-    p = sub.add_parser("predict", help="write a checkpoint's predictions for a CSV file")
-    p.add_argument("checkpoint")
-    p.add_argument("input", help="a CSV file with the model's feature columns, matched by name "
-                                 "(other columns are ignored)")
-    p.add_argument("--output", help="the CSV file to write (default: INPUT with .predictions.csv); - for "
-                                    "standard output")
-    p.add_argument("--force", action="store_true", help="replace --output if it exists (never an input file)")
-    p.add_argument("--backend")
+    p = sub.add_parser("predict", help="write a checkpoint's predictions for a CSV file or a data set's test rows")
+    p.add_argument("checkpoint", help=_CHECKPOINT_HELP)
+    p.add_argument("input", help=_DATA_HELP.format(names=names))
+    _out_flags(p, "the CSV file to write (default: INPUT with .predictions.csv); - for standard output")
+    p.add_argument("--id-column", metavar="COL",
+                   help="a column of the input CSV to copy, as it is, into the output's first column (row ids)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists (never an input file)")
+    p.add_argument("--backend", help=_BACKEND_HELP)
     p.add_argument("--handle-unknown", choices=["error", "ignore"], help=_UNKNOWN_HELP)
+    p.add_argument("--seed", type=int, help="split seed of a named data set the model was not trained on "
+                                            "(default: the stored one, else 0)")
     x = sub.add_parser("export", help="write a checkpoint as an ONNX model that reads raw CSV columns")
-    x.add_argument("checkpoint", help="written by anynet train")
-    x.add_argument("output", help="the .onnx file to write")
+    x.add_argument("checkpoint", help=_CHECKPOINT_HELP)
+    x.add_argument("output", nargs="?", help="the .onnx file to write (the same as --out)")
+    _out_flags(x, "the .onnx file to write (default: the checkpoint's name with .onnx)")
     x.add_argument("--force", action="store_true", help="replace OUTPUT if it exists (never the checkpoint)")
     x.add_argument("--opset", type=int, help="ONNX opset (default: anynet.onnx's, 17)")
     x.add_argument("--handle-unknown", choices=["error", "ignore"],
@@ -971,6 +1262,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backends", help="comma-separated (default: all known)")
     sub.add_parser("info", help="versions, usable backends and their devices")
     return parser
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; its exit code: 0, 1 (``check`` found a failure), 2 (an error, one line on

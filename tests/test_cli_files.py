@@ -59,7 +59,7 @@ def test_predict_replaces_an_existing_file_only_with_force(run, tmp_path, capsys
     out = tmp_path / "p.csv"
     out.write_text("earlier results\n")
     assert main(["predict", str(ckpt), str(data), "--output", str(out)]) == 2
-    _one_error_line(capsys, f"{out} already exists; give --force to replace it, or another --output")
+    _one_error_line(capsys, f"{out} already exists; give --force to replace it, or another --out")
     assert out.read_text() == "earlier results\n"
     assert main(["predict", str(ckpt), str(data), "--output", str(out), "--force"]) == 0
     assert _read(out)[0] == ["prediction"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -346,3 +347,55 @@ def test_updates_never_read_the_host_and_results_read_once(backend, monkeypatch)
         assert reads == [], name
         m.result()
         assert len(reads) == (2 if callable(name) else 1), name
+
+
+#: run by ``mpiexec -n 2``: a data-parallel fit logging counted metrics, then one asking for roc_auc_ovr
+_MPI_JOB = '''
+import json, sys
+import numpy as np
+import anynet
+from anynet.errors import ConfigError
+from anynet.layers import Dense
+from mpi4py import MPI
+
+g = np.random.default_rng(0)
+X = g.standard_normal((203, 6))
+y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1)
+options = dict(loss="softmax_cross_entropy", batch_size=32, verbose=0, comm=MPI.COMM_WORLD)
+net = anynet.Sequential([Dense(6, 16, activation="relu"), Dense(16, 3)], seed=0, dtype="float64")
+h = net.fit(X, y, optimizer=anynet.optim.Adam(lr=1e-2), epochs=2, metrics=%(names)r, validation_data=(X, y),
+            **options)
+logs = {k: v[-1] for k, v in h.history.items()}
+try:
+    net.fit(X, y, optimizer=anynet.optim.Adam(lr=1e-2), epochs=1, metrics=["roc_auc_ovr"], **options)
+except ConfigError as e:
+    logs["refused"] = str(e)
+json.dump(logs, open(sys.argv[1] + "/rank%%d.json" %% MPI.COMM_WORLD.Get_rank(), "w"))
+'''
+
+
+def test_data_parallel_sums_the_counts_and_refuses_auc(tmp_path):
+    """Two MPI processes: the counted metrics equal one process's (and sklearn's on the predictions);
+    roc_auc_ovr is refused on both ranks alike, so neither waits for the other."""
+    import json
+
+    from tests.test_distributed import mpiexec
+
+    names = ["f1_macro", "precision_weighted", "recall_micro", "log_loss", "top_k_accuracy"]
+    (tmp_path / "job.py").write_text(_MPI_JOB % {"names": names})
+    proc = mpiexec(sys.executable, str(tmp_path / "job.py"), str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    g = np.random.default_rng(0)
+    X = g.standard_normal((203, 6))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1)
+    net = anynet.Sequential([Dense(6, 16, activation="relu"), Dense(16, 3)], seed=0, dtype="float64")
+    h = net.fit(X, y, loss="softmax_cross_entropy", optimizer=anynet.optim.Adam(lr=1e-2), batch_size=32, epochs=2,
+                metrics=names, validation_data=(X, y), verbose=0)
+    alone = {k: v[-1] for k, v in h.history.items()}
+    assert abs(alone["val_f1_macro"] - sk.f1_score(y, net.predict(X).argmax(axis=1), average="macro")) <= TOL
+    assert abs(alone["val_log_loss"] - sk.log_loss(y, net.predict_proba(X))) <= TOL
+    for rank in (0, 1):
+        logs = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        for key in [*names, *(f"val_{n}" for n in names)]:
+            assert abs(logs[key] - alone[key]) <= TOL, (rank, key)
+        assert "'roc_auc_ovr' is computed from every output at once" in logs["refused"]

@@ -72,12 +72,33 @@ def _check_saveable(model: Any, path: Any) -> dict[str, Any]:
             except AnynetError:
                 raise CheckpointError(f"cannot save {path}: node {name!r} uses the unregistered activation {act!r}; "
                                       "register it with anynet.register('activation')") from None
+    _check_part_saveable(path, "loss", model.train_state.loss, model.train_state.loss and model.train_state.loss.name)
+    opt = model.train_state.optimizer
+    _check_part_saveable(path, "optimizer", opt, opt and (name_of("optimizer", type(opt)) or type(opt).__name__))
     for what, value in (("the architecture", arch), ("model.metadata", model.metadata)):
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
             raise CheckpointError(f"cannot save {path}: {what} is not JSON: {str(value)[:200]}") from None
     return arch
+
+
+def _check_part_saveable(path: Any, kind: str, part: Any, name: Any) -> None:
+    """Refuse, before writing, a loss or optimizer whose saved name would load something else, or nothing:
+    the name must be registered, and (for a class) registered for this very class, not a parent's, unless the
+    object was given that name itself (``loss.name = "mse"``: saved, and loaded, as that part)."""
+    if part is None:
+        return
+    try:
+        found = lookup(kind, name)
+    except AnynetError:
+        found = None
+    chosen = "_name" in getattr(part, "__dict__", {})  # a name given to this object (part.name = "mse") is kept
+    if found is None or (isinstance(found, type) and type(part) is not found and name_of(kind, type(part)) is None
+                         and not chosen):
+        raise CheckpointError(
+            f"cannot save {path}: the {kind} {type(part).__name__} is not registered under a name of its own, so the "
+            f"checkpoint could not load it again; register it with @anynet.register({kind!r}, 'a_name') on its class")
 
 
 def _host(path: Any, what: str, arr: Any) -> np.ndarray:
@@ -142,7 +163,7 @@ def _lookup(kind: str, name: Any, path: Any, label: str) -> Any:
     try:
         return lookup(kind, name)
     except AnynetError:
-        raise _fail(path, f"unknown {label} {str(name)[:80]!r}; known: {', '.join(names(kind))} ({label}s are "
+        raise _fail(path, f"unknown {label} {str(name)[:80]!r}; known: {', '.join(names(kind))} (types are "
                           "never imported from a checkpoint: only registered names are used)") from None
 
 

@@ -276,3 +276,31 @@ def test_a_subclass_of_a_built_in_loss_and_metric_reports_and_saves_its_register
     assert type(again.train_state.loss) is DoubledMSE
     assert again.evaluate(X, X[:, 0])["loss"] == pytest.approx(model.evaluate(X, X[:, 0])["loss"])
     assert again.train_state.metrics == ["mae_again", "mae"]
+
+
+def test_a_loss_or_optimizer_that_would_not_load_again_is_refused_before_saving(cleanup, tmp_path):
+    """An unregistered subclass of a built-in saves under a name no registry knows (its class name):
+    the save is refused, naming the fix, and no file is written — it used to write a checkpoint that
+    could not be loaded."""
+
+    class Unnamed(losses.MSE):
+        pass
+
+    class UnnamedSGD(anynet.optim.SGD):
+        pass
+
+    X = np.random.default_rng(0).standard_normal((8, 2))
+    for loss, opt in ((Unnamed(), "sgd"), ("mse", UnnamedSGD(lr=0.1))):
+        model = anynet.Sequential([anynet.layers.Dense(2, 1)], seed=0)
+        model.fit(X, X[:, 0], loss=loss, optimizer=opt, verbose=0)
+        target = tmp_path / "m.safetensors"
+        with pytest.raises(anynet.CheckpointError, match=r"not registered under a name of its own.*anynet.register"):
+            model.save(target)
+        assert not target.exists()
+    # a name the object was given itself is the caller's choice: saved and loaded as that part
+    named = Unnamed()
+    named.name = "mse"
+    model = anynet.Sequential([anynet.layers.Dense(2, 1)], seed=0)
+    model.fit(X, X[:, 0], loss=named, optimizer="sgd", verbose=0)
+    model.save(tmp_path / "named.safetensors")
+    assert type(anynet.load(tmp_path / "named.safetensors").train_state.loss) is losses.MSE

@@ -137,7 +137,7 @@ def test_bad_input_to_fit_trains_nothing(case, pattern):
     ({"validation_split": 1.5}, "validation_split must be in"),
     ({"loss": "hinge"}, "unknown loss"),
     ({"optimizer": "lbfgs"}, "unknown optimizer"),
-    ({"metrics": ["f1"]}, "unknown metric"),
+    ({"metrics": ["f2_score"]}, "unknown metric"),
 ])
 def test_bad_options(kw, pattern):
     X, y = _data()

@@ -590,13 +590,23 @@ def test_host_reads_per_epoch_do_not_grow_with_the_steps(device, monkeypatch, tm
     assert counts[0] == counts[1] and 0 < counts[0] < 3 * 12, counts
 
 
-def test_the_custom_parts_example_reads_the_host_explicitly(no_implicit_reads):
-    """The example users copy their own parts from: on the stand-in, with every implicit read refused."""
-    import runpy
+def test_the_custom_parts_example_reads_the_host_explicitly(device):
+    """The example users copy their own parts from: on the stand-in, with every implicit read refused
+    (in a process of its own: the example registers its parts by name)."""
+    import json
+    import subprocess
+    import sys
     from pathlib import Path
 
-    example = runpy.run_path(str(Path(__file__).resolve().parent.parent / "examples" / "custom_parts.py"),
-                             run_name="example")
-    out = example["main"](DEVICE)
+    root = Path(__file__).resolve().parent.parent
+    code = ("import json, runpy, pytest\n"
+            "from tests.conftest import refuse_implicit_reads\n"
+            "refuse_implicit_reads(pytest.MonkeyPatch(), pending=(), everywhere=True)\n"
+            f"example = runpy.run_path({str(root / 'examples' / 'custom_parts.py')!r}, run_name='example')\n"
+            f"print(json.dumps(example['main']({DEVICE!r})))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["conformance"] and out["resumed_equals_uninterrupted"] and out["losses_read"] > 0
     assert out["r2"] > 0.5

@@ -509,7 +509,9 @@ def to_onnx(model: Graph, *, opset: int = DEFAULT_OPSET, preprocessing: Any = Fa
         preprocessing: ``True`` to prepend the standardisation ``(x - mean) / scale`` that
             ``anynet train`` stored in ``model.metadata["cli"]["scaling"]``, so the ONNX model
             takes raw features; or ``(mean, scale)`` for a model with one input (scalars or one
-            value per feature); or ``{input name: (mean, scale)}``. Default: none.
+            value per feature); or ``{input name: (mean, scale)}``. Default: none. A scaled
+            input is float64 in the ONNX model (raw values keep their digits; the scaled
+            values are cast to the model's dtype).
         output_name: the name of the ONNX output.
 
     Shapes:
@@ -533,10 +535,14 @@ def to_onnx(model: Graph, *, opset: int = DEFAULT_OPSET, preprocessing: Any = Fa
     b = Builder(onnx, opset, dtype, list(model.inputs), [output_name])
     helper = onnx.helper
     values: dict[str, str] = {name: name for name in model.inputs}
-    for name, (mean, scale) in _preprocessing(model, preprocessing).items():
+    # raw inputs are scaled in float64, then cast to the model's dtype: a float32 raw input would
+    # lose the digits of large values (timestamps near 1.7e9 are 128 apart in float32)
+    scaled = _preprocessing(model, preprocessing)
+    for name, (mean, scale) in scaled.items():
         b.node = name
-        centred = b.add_node("Sub", [name, b._initializer(mean, b._unique(f"{name}.mean"))])
-        values[name] = b.add_node("Div", [centred, b._initializer(scale, b._unique(f"{name}.scale"))])
+        centred = b.add_node("Sub", [name, b._initializer(mean, b._unique(f"{name}.mean"), np.float64)])
+        z = b.add_node("Div", [centred, b._initializer(scale, b._unique(f"{name}.scale"), np.float64)])
+        values[name] = b.add_node("Cast", [z], to=b.elem_type)
     for n in model.order:
         edge = model.edges[n]
         b.node = n
@@ -545,7 +551,8 @@ def to_onnx(model: Graph, *, opset: int = DEFAULT_OPSET, preprocessing: Any = Fa
     b.nodes.append(helper.make_node("Identity", [values[model.output]], [output_name], name=output_name))
     graph = helper.make_graph(
         b.nodes, f"anynet_{type(model).__name__}",
-        [helper.make_tensor_value_info(name, b.elem_type, ["batch", width]) for name, width in model.inputs.items()],
+        [helper.make_tensor_value_info(name, onnx.TensorProto.DOUBLE if name in scaled else b.elem_type,
+                                       ["batch", width]) for name, width in model.inputs.items()],
         [helper.make_tensor_value_info(output_name, b.elem_type, ["batch", model.out_features])],
         b.initializers)
     from . import __version__

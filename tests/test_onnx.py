@@ -264,8 +264,6 @@ def _raw_dtype(sess, dtype):
     return np.float64 if sess.get_inputs()[0].type == "tensor(double)" else dtype
 
 
-@pytest.mark.xfail(strict=True, reason="anynet/onnx.py to_onnx(preprocessing=) takes raw inputs in the model's "
-                                       "dtype; the float64 patch is in the issue-20 CSV report")
 def test_preprocessing_scales_raw_values_in_float64():
     # timestamps near 1.7e9 are 128 apart in float32: a float32 raw input loses them before scaling
     model = anynet.Sequential([Dense(1, 8, activation="tanh"), Dense(8, 2)], seed=0)

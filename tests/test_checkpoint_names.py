@@ -132,3 +132,16 @@ def test_epoch_line_prints_every_value_with_four_significant_digits(capsys):
         else:  # 4 significant digits, trailing zeros kept
             digits = value.split("e")[0].replace(".", "").replace("-", "").lstrip("0")
             assert len(digits) == 4, line
+
+
+@pytest.mark.xfail(strict=True, reason="the one-line call in anynet/checkpoint.py save() is in the issue-24 section-7 "
+                                       "report for its owner; remove this marker when it lands")
+def test_model_save_refuses_another_formats_name_and_writes_nothing(tmp_path):
+    model = Sequential([Dense(2, 1)], seed=0)
+    for name in ("m.pt", "m.keras"):
+        with pytest.raises(ConfigError, match=rf"save: '.*{name}' ends in"):
+            model.save(tmp_path / name)
+    assert os.listdir(tmp_path) == []
+    model.save(tmp_path / "m.safetensors")
+    model.save(tmp_path / "m")
+    assert sorted(os.listdir(tmp_path)) == ["m", "m.safetensors"]

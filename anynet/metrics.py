@@ -135,6 +135,11 @@ class Metric:
         self._sums = {k: sum_array(v) for k, v in sorted(self._sums.items())}
         self.count = sum_count(self.count)
 
+    def check_outputs(self, outputs: int) -> None:
+        """Refuse, with :class:`~anynet.ConfigError`, a model of ``outputs`` output columns this
+        metric is not defined for (default: every width is fine). ``update`` calls it; a training
+        loop may call it before its first step."""
+
     def update(self, pred: Array, target: Array) -> None:
         """Add a batch: ``pred`` the model's outputs (n, outputs), ``target`` the prepared targets."""
         raise NotImplementedError(f"{type(self).__name__} must implement update(pred, target)")
@@ -180,7 +185,7 @@ class Accuracy(Metric):
         else:
             threshold = 0.0 if self.from_logits else 0.5
             p = xp.reshape(pred, (-1,))
-            t = xp.reshape(target, (-1,))
+            t = xp.reshape(xp.astype(target, pred.dtype), (-1,))  # (integer labels compare as floats)
             hits = (p > threshold) == (t > 0.5)
         self._add("hits", xp.sum(xp.astype(hits, pred.dtype)))
         self.count += n
@@ -292,6 +297,11 @@ def _labels(pred: Array, target: Array, from_logits: bool) -> tuple[Array, Array
     return xp.astype(truth, xp.int64), xp.astype(guess, xp.int64), classes
 
 
+def _width(pred: Array) -> int:
+    """The number of output columns of ``pred`` (n, outputs) or (n,)."""
+    return int(pred.shape[1]) if pred.ndim == 2 else 1
+
+
 def _one_hot(labels: Array, classes: int, dtype: Any) -> Array:
     """(n,) int64 labels → (n, classes) of ``dtype`` (a label outside [0, classes) gives a zero row)."""
     xp = namespace_of(labels)
@@ -350,14 +360,11 @@ class ClassCounts(Metric):
         """Add a batch. Shapes: ``pred`` (n, C) or (n, 1); ``target`` (n,), (n, 1) or (n, C)."""
         xp = namespace_of(pred)
         truth, guess, classes = _labels(pred, target, self.from_logits)
-        self._check_classes(classes)
+        self.check_outputs(_width(pred))
         dtype = pred.dtype  # a float matmul (exact: 0/1 products, below 2^24 rows a batch in float32)
         counts = xp.matmul(xp.matrix_transpose(_one_hot(truth, classes, dtype)), _one_hot(guess, classes, dtype))
         self._add("counts", xp.astype(counts, xp.int64))
         self.count += int(pred.shape[0])
-
-    def _check_classes(self, classes: int) -> None:
-        """Refuse a number of classes the score is not defined for (binary scores: two)."""
 
     def counts(self) -> np.ndarray:
         """The (C, C) int64 confusion matrix on the host (rows: true class, columns: predicted).
@@ -453,7 +460,8 @@ class ClassScore(ClassCounts):
     score = "f1"
     average = "binary"
 
-    def _check_classes(self, classes: int) -> None:
+    def check_outputs(self, outputs: int) -> None:
+        classes = max(outputs, 2)
         if self.average == "binary" and classes != 2:
             raise ConfigError(f"metric {self.name!r} is the score of class 1 of two classes (scikit-learn's "
                               f"average='binary'), but the model has {classes} outputs, one per class; use "
@@ -727,19 +735,22 @@ class RocAuc(_FromLoss, Gathered):
 
     def update(self, pred: Array, target: Array) -> None:
         xp = namespace_of(pred)
+        self.check_outputs(_width(pred))
         truth, _, classes = _labels(pred, target, self.from_logits)
         if pred.ndim < 2 or int(pred.shape[1]) == 1:
             scores = xp.reshape(pred, (-1,))
         elif classes == 2:
             scores = self.proba(pred)[:, 1]
-        elif self.ovr:
-            scores = self.proba(pred)
         else:
-            raise ConfigError(f"metric 'roc_auc' scores two classes, but the model has {classes} outputs, one per "
-                              "class; use 'roc_auc_ovr' (each class against the rest)")
+            scores = self.proba(pred)
         self._keep("scores", scores)
         self._keep("truth", truth)
         self.count += int(pred.shape[0])
+
+    def check_outputs(self, outputs: int) -> None:
+        if not self.ovr and outputs > 2:
+            raise ConfigError(f"metric 'roc_auc' scores two classes, but the model has {outputs} outputs, one per "
+                              "class; use 'roc_auc_ovr' (each class against the rest)")
 
     def result(self) -> float:
         if not self.count:

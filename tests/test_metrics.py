@@ -36,6 +36,14 @@ def test_accuracy_threshold_follows_the_loss(backend):
     assert metrics.get("accuracy", loss=losses.BCE(), from_logits=True).from_logits  # options win
 
 
+def test_accuracy_of_one_output_takes_integer_labels(backend):
+    # integer 0/1 targets against one output: array_api_strict refused int > 0.5 (a TypeError) before
+    m = metrics.get("accuracy")
+    pred = backend.asarray(np.asarray([[0.7], [0.2], [0.9]]), dtype="float64")
+    m.update(pred, backend.asarray(np.asarray([1, 1, 0])))
+    assert m.result() == pytest.approx(1 / 3)
+
+
 def test_get_returns_a_fresh_metric_each_time():
     a, b = metrics.get("mae"), metrics.get("mae")
     assert a is not b

@@ -182,6 +182,12 @@ def test_refusals_name_the_fix(backend):
         _fed("roc_auc", backend, out, y)
     with pytest.raises(InputError, match=r"not class labels in \[0, 4\)"):
         _fed("f1_macro", backend, out, np.where(y == 0, 7, y)).result()
+    for name, bad in [("precision", 3), ("recall", 5), ("roc_auc", 3)]:  # checkable before any data
+        with pytest.raises(ConfigError, match="outputs"):
+            metrics.get(name).check_outputs(bad)
+    for name in ("f1", "roc_auc", "f1_macro", "roc_auc_ovr", "log_loss"):
+        metrics.get(name).check_outputs(1)
+        metrics.get(name).check_outputs(2)
     with pytest.raises(ConfigError, match="k must be an int"):
         metrics.get("top_k_accuracy", k=0)
 

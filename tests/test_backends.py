@@ -443,3 +443,18 @@ def test_adapter_decides_which_floats_a_device_holds():
     assert not b.has_float64 and b.widest_float() == "float32"
     with pytest.raises(DeviceError, match="no_float64_numpy:cpu has no float64"):
         b.dtype("float64")
+
+
+@pytest.mark.parametrize("required, code, said", [
+    ("numpy, Array_API_strict:device1", 0, "passed"),  # a spec with a colon; spaces and case ignored
+    ("numpy,array_api_strict:devcie1", 4, "--require-backends names array_api_strict:devcie1, not in the test matrix"),
+])
+def test_require_backends_takes_specs_and_refuses_a_typo(required, code, said):
+    """A typo in CI's --require-backends would quietly require nothing: it is a usage error."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    args = ["-q", "-p", "no:cacheprovider", f"--require-backends={required}", os.path.join(here, "test_core.py"),
+            "-k", "state_dict_is_parameters and device1"]
+    out = subprocess.run([sys.executable, "-m", "pytest", *args], capture_output=True, text=True, timeout=300,
+                         cwd=os.path.dirname(here))
+    assert out.returncode == code, out.stdout[-2000:] + out.stderr[-2000:]
+    assert said in out.stdout + out.stderr

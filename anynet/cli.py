@@ -48,6 +48,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, NoReturn
 
 import numpy as np
@@ -712,10 +713,11 @@ def _same_data(ds: Any, key: str, meta: dict[str, Any], args: argparse.Namespace
 
 
 def id_like_columns(ds: Any, min_rows: int = 10) -> list[str]:
-    """The feature columns of a CSV data set that look like row identifiers: every value distinct
-    and evenly spaced numbers (0..n-1, 1001..1000+n), or a one-hot column with a category per
-    training row. Found on the network's inputs (standardising keeps both), at ``min_rows`` rows
-    or more."""
+    """The feature columns of a CSV data set that look like row identifiers: numbers that are
+    consecutive whole numbers in some order, every one once (0..n-1, 1001..1000+n: a time grid
+    0, 0.1, 0.2 … or every other number is not one), or a one-hot column with a category per
+    training row. Read from the network's inputs (the raw values are ``x * scale + mean``), at
+    ``min_rows`` rows or more."""
     from .datasets import CsvDataset
 
     if not isinstance(ds, CsvDataset) or ds.preprocessor is None:
@@ -726,8 +728,9 @@ def id_like_columns(ds: Any, min_rows: int = 10) -> list[str]:
     found, at = [], 0
     for spec in ds.preprocessor.specs:
         if spec.kind == "numeric":
-            gaps = np.diff(np.sort(X[:, at]))
-            if np.all(gaps > 0) and np.ptp(gaps) <= 1e-3 * float(np.mean(gaps)):
+            raw = np.sort(X[:, at].astype(np.float64) * spec.scale + spec.mean)
+            tol = 1e-6 * max(1.0, float(np.max(np.abs(raw))))
+            if np.all(np.abs(np.diff(raw) - 1) <= tol) and abs(raw[0] - np.round(raw[0])) <= tol:
                 found.append(spec.name)
         elif spec.width >= len(ds.X_train) > 1:
             found.append(spec.name)
@@ -741,7 +744,7 @@ def _warn_id_like(ds: Any) -> None:
         cols = ", ".join(map(repr, found))
         these = "it is one" if len(found) == 1 else "they are"
         print(f"warning: column{'s' if len(found) > 1 else ''} {cols} look{'s' if len(found) == 1 else ''} like "
-              f"row ids (every value distinct, evenly spaced or a category per row): as a feature a network "
+              f"row ids (consecutive whole numbers, or a category per row): as a feature a network "
               f"memorises rows instead of learning; give --drop {','.join(found)} if {these}",
               file=sys.stderr)
 
@@ -827,19 +830,20 @@ def _train(args: argparse.Namespace) -> int:
     model.metadata["cli"] = cli_metadata(ds, "named" if key not in ("csv", "mnist") else key,
                                          seed=None if key == "mnist" else args.seed)
     model.metadata["cli"]["fit"] = {"batch_size": batch_size, "validation_split": args.validation_split}
-    earlier = _earlier_history(out / "metrics.json") if resumed is not None else {}
+    earlier = _earlier_history(resumed[2] / "metrics.json") if resumed is not None else {}
+    joined = _joined(earlier, history.history)  # a resumed run's curves and history go on from its earlier epochs
     model.save(out / "model.safetensors")
     report = {"dataset": ds.name, "backend": model.backend.spec, "dtype": model.dtype,
               "train_seconds": round(seconds, 3), "processes": comm.Get_size(),
               "epochs": model.train_state["epoch"],
-              "test": scores, "history": _joined(earlier, history.history),
+              "test": scores, "history": joined,
               "checkpoint_metadata": model.metadata["cli"]}
     if resumed is not None:
         report["resumed_from"] = str(resumed[2] / "model.safetensors")
     atomic_write(out / "metrics.json", [json.dumps(report, indent=2).encode()])
     plots = []
     try:
-        loss_curve(history, out / "loss.png", title=f"{ds.name}: loss")
+        loss_curve(SimpleNamespace(history=joined), out / "loss.png", title=f"{ds.name}: loss")
         plots.append("loss.png")
         if ds.n_features == 2 and classify:
             X = np.r_[ds.X_train, ds.X_test]

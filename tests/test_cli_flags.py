@@ -175,6 +175,18 @@ def test_resume_equals_the_uninterrupted_run(tmp_path, capsys):
     assert ra["test"] == rb["test"]
 
 
+def test_resume_into_another_folder_leaves_the_run_as_it_was(gender, tmp_path):
+    before = {f: (gender / f).read_bytes() for f in ("model.safetensors", "metrics.json")}
+    assert main(["train", "--resume", str(gender), "--epochs", "2", "--out", str(tmp_path / "more"), "--quiet"]) == 0
+    assert {f: (gender / f).read_bytes() for f in before} == before
+    report = json.loads((tmp_path / "more" / "metrics.json").read_text())
+    earlier = json.loads(before["metrics.json"])["history"]
+    assert report["epochs"] == 7 and len(report["history"]["loss"]) == 7
+    assert report["history"]["loss"][:5] == earlier["loss"]
+    assert report["resumed_from"] == str(gender / "model.safetensors")
+    assert main(["train", "--resume", str(gender), "--epochs", "2", "--out", str(tmp_path / "more"), "--quiet"]) == 2
+
+
 def test_resume_of_a_csv_run_rereads_its_file_and_refuses_other_data(tmp_path, capsys):
     g = np.random.default_rng(1)
     X = g.standard_normal((60, 2))
@@ -278,16 +290,19 @@ def test_an_id_like_column_gets_one_warning_line(tmp_path, capsys):
     n = 40
     x = g.standard_normal(n)
     order = g.permutation(n)
-    rows = [[str(1000 + int(order[i])), f"{x[i]:.5f}", str(int(order[i]) * 2), f"u{i}", str(int(x[i] > 0))]
-            for i in range(n)]
-    data = _write(tmp_path / "d.csv", ["id", "x", "even", "name", "label"], rows)
+    rows = [[str(1000 + int(order[i])), f"{x[i]:.5f}", str(int(order[i]) * 2), f"{i / 10:.1f}", str(i - 5),
+             f"u{i}", str(int(x[i] > 0))] for i in range(n)]
+    data = _write(tmp_path / "d.csv", ["id", "x", "even", "t", "row", "name", "label"], rows)
     base = ["train", "--csv", str(data), "--target", "label", "--task", "classification", "--epochs", "1", "--quiet"]
     assert main([*base, "--categorical", "name", "--out", str(tmp_path / "a")]) == 0
     warned = _warnings(capsys)
     assert len(warned) == 1, warned
-    assert "'id', 'even', 'name' look like row ids" in warned[0] and "--drop id,even,name" in warned[0]
-    assert main([*base, "--drop", "id,even,name", "--out", str(tmp_path / "b")]) == 0
-    assert _warnings(capsys) == []  # a continuous column is never one
+    assert "'id', 'row', 'name' look like row ids" in warned[0] and "--drop id,row,name" in warned[0]
+    assert main([*base, "--drop", "id,row,name", "--out", str(tmp_path / "b")]) == 0
+    assert _warnings(capsys) == []  # continuous values, every other number, a time grid: not ids
+    assert main([*base, "--drop", "row,name,even,t", "--out", str(tmp_path / "c")]) == 0
+    warned = _warnings(capsys)
+    assert len(warned) == 1 and "column 'id' looks like row ids" in warned[0] and "if it is one" in warned[0]
 
 
 def test_id_like_columns_on_named_sets_and_real_features():

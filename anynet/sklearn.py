@@ -258,7 +258,7 @@ class _SklearnLoss(Callback):
         self.sq = self.squared_norm(model) if self.factor and self.n_batches == 1 else 0.0
 
     def __call__(self, model: Any, logs: dict[str, Any]) -> float:
-        return logs["loss"] * self.scale + (self.factor * float(self.sq) if self.factor else 0.0)
+        return logs["loss"] * self.scale + (self.factor * float(to_numpy(self.sq)) if self.factor else 0.0)
 
 
 class _SklearnStep(Callback):

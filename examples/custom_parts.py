@@ -2,7 +2,7 @@
 
 Each part is registered with ``anynet.register``, so it can be named in ``fit``, saved in a
 checkpoint and loaded again; training then resumes exactly where it stopped, on any backend.
-docs/EXTENDING.md walks through this file.
+docs/guides/extending.md walks through this file.
 
     python examples/custom_parts.py [--backend torch] [--json]
 """

@@ -545,7 +545,7 @@ def _entry_device_batches(tmp_path):
 @pytest.mark.parametrize("entry", [
     _entry_fit, _entry_predict, _entry_save_load_pickle_to, _entry_gradcheck, _entry_gradients, _entry_onnx,
     _entry_dask, _entry_evaluate, _entry_tensorboard, _entry_device_batches, _entry_metrics,
-    pytest.param(_entry_sklearn, marks=_pending("anynet/sklearn.py")),
+    _entry_sklearn,
 ], ids=lambda f: f.__name__.removeprefix("_entry_"))
 def test_no_implicit_host_read(no_implicit_reads, entry, tmp_path):
     entry(tmp_path)

@@ -58,7 +58,8 @@ def _files() -> list[Path]:
 def _words(tail: str) -> list[str]:
     """The words of one hint: up to where the command ends in its text (a backtick, a closing
     parenthesis, a shell separator, or the end of a quoted Python string that holds the hint)."""
-    tail = re.split(r"`|\)|&&|;|\|| or |\\n", tail)[0]
+    # ... or where the prose around it resumes: "pip install .[x] in a clone", "..., then ..."
+    tail = re.split(r"`|\)|&&|;|\||,|\\n|\s(?:or|in|from|after|then|and|for|to|with|once|so)\s", tail)[0]
     try:
         words = shlex.split(tail)
     except ValueError:  # the hint sits inside a Python string whose quote ends on this line
@@ -117,6 +118,7 @@ def test_every_install_hint_names_this_project_or_a_declared_dependency():
     ("pip install -e \".[test]\" -r backends/requirements-ci.txt && python -m pytest", [".[test]"]),
     ("pip install torch --index-url https://download.pytorch.org/whl/cpu", ["torch"]),
     ("raises an error with the `pip install` line to run", []),
+    ('pip install ".[cuda13]" in a clone, then pip install anynet[x]', [".[cuda13]", "anynet[x]"]),
 ])
 def test_the_scan_reads_hints_as_written(line, named):
     assert requirements(line) == named

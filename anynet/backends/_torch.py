@@ -14,8 +14,8 @@ class TorchAdapter(Adapter):
     name = "torch"
     module_name = "torch"
     distribution = "torch"
-    install = ('pip install "anynet-nn[torch]"  '
-               '(CPU only: pip install torch --index-url https://download.pytorch.org/whl/cpu)')
+    install = ('pip install torch --index-url https://download.pytorch.org/whl/cpu (the CPU build; a plain '
+               'install may pull a CUDA build of several GB), then pip install ".[torch]" in a clone of anynet')
 
     def _make_namespace(self) -> ModuleType:
         import array_api_compat.torch as xp

@@ -24,6 +24,8 @@ from pathlib import PurePath
 
 from .errors import ConfigError
 
+__all__ = ["FOREIGN_EXTENSIONS", "check_checkpoint_name"]
+
 #: extensions that mean another format -> what that format is, and how its users read a safetensors file
 FOREIGN_EXTENSIONS: dict[str, str] = {
     ".pt": "PyTorch's format (torch.save); anynet writes safetensors: save it as {fix} "

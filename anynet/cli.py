@@ -1226,7 +1226,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "does; writes into RUN unless --out says otherwise")
     t.add_argument("--backend", help=_BACKEND_HELP)
     t.add_argument("--dtype", choices=["float32", "float64"],
-                   help="the weights' floating-point type (default: the backend's, float64 on numpy)")
+                   help="the weights' floating-point type (default: the backend's default, float32 on numpy)")
     t.add_argument("--seed", type=int,
                    help="seed of the weights, the shuffling and the train/test split (default 0; with --resume: "
                         "the run's)")

@@ -45,7 +45,7 @@ import numpy as np
 
 from . import registry
 from .activations import sigmoid, softmax
-from .backends import Backend, backend_of, common_backend, get_backend, namespace_of
+from .backends import Backend, backend_of, common_backend, get_backend, namespace_of, to_numpy
 from .dtypes import dtype_name
 from .errors import ConfigError, InputError, InputTypeError, UnknownNameError
 from .registry import register
@@ -311,8 +311,8 @@ def _clamped_log(p: Array) -> Array:
 
 def _check_unit_interval(target: Array, where: str, what: str) -> None:
     xp = namespace_of(target)
-    if not bool(xp.all((target >= 0) & (target <= 1))):
-        lo, hi = float(xp.min(target)), float(xp.max(target))
+    if not bool(to_numpy(xp.all((target >= 0) & (target <= 1)))):
+        lo, hi = to_numpy(xp.stack([xp.min(target), xp.max(target)])).tolist()
         raise InputError(f"{where}: binary cross-entropy needs {what} in [0, 1] (0/1 labels or probabilities), "
                          f"got values from {lo:g} to {hi:g}; for several classes use softmax_cross_entropy "
                          "with integer labels")
@@ -327,7 +327,7 @@ class BCE(Loss):
 
     def _check_target(self, pred: Array, target: Array, where: str) -> Array:
         xp = namespace_of(pred)
-        if not bool(xp.all((pred >= 0) & (pred <= 1))):
+        if not bool(to_numpy(xp.all((pred >= 0) & (pred <= 1)))):
             raise InputError(f"{where}: pred must be probabilities in [0, 1]; for logits use BCEWithLogits")
         return super()._check_target(pred, target, where)
 

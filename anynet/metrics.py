@@ -261,7 +261,21 @@ class UndefinedMetricWarning(UserWarning):
 
 def _read(x: Array) -> float:
     """One 0-d device value as a Python float: an explicit transfer (``to_numpy``), once per epoch."""
-    return float(to_numpy(x))
+    return _read_all(x)[0]
+
+
+def _read_all(*values: Array) -> list[float]:
+    """0-d values of one dtype as Python floats, in one explicit transfer (NumPy's scalars need none)."""
+    if all(isinstance(v, (np.generic, np.ndarray)) for v in values):
+        return [float(np.asarray(v)) for v in values]
+    return [float(v) for v in to_numpy(namespace_of(values[0]).stack(values)).tolist()]
+
+
+def _labelled(name: str, found: float, count: int, classes: int) -> None:
+    """Refuse targets that were not all class labels in [0, classes): ``found`` of ``count`` were."""
+    if abs(found - count) > 1e-6 * max(count, 1):
+        raise InputError(f"{name}: {count - found:g} of {count} targets are not class labels in [0, {classes}) (nor "
+                         f"one-hot rows); give labels 0 … {classes - 1}, one per output column")
 
 
 def _check_from_logits(owner: str, from_logits: Any) -> bool:
@@ -375,10 +389,7 @@ class ClassCounts(Metric):
         if not self.count:
             raise InputError(f"{self.name}: no batch was added since the last reset, so there are no counts")
         counts = to_numpy(self._sums["counts"]).astype(np.int64)
-        if int(counts.sum()) != self.count:
-            raise InputError(f"{self.name}: {self.count - int(counts.sum())} of {self.count} targets are not class "
-                             f"labels in [0, {counts.shape[0]}); give labels 0 … {counts.shape[0] - 1}, one per "
-                             "output column")
+        _labelled(self.name, int(counts.sum()), self.count, int(counts.shape[0]))
         return counts
 
     def __repr__(self) -> str:
@@ -597,18 +608,26 @@ class TopKAccuracy(Metric):
         truth, guess, classes = _labels(pred, target, self.from_logits)
         if classes == 2 and not (pred.ndim == 2 and int(pred.shape[1]) == 2):  # one output
             hits = truth == guess if self.k == 1 else truth == truth
+            labelled = xp.sum(xp.astype(hits == hits, xp.int64))
         else:
             mine = xp.astype(_one_hot(truth, classes, xp.int64), xp.bool)
+            labelled = xp.sum(xp.astype(mine, xp.int64))
             own = xp.sum(xp.where(mine, pred, xp.zeros_like(pred)), axis=1, keepdims=True)  # the true class's output
             index = xp.arange(classes, dtype=xp.int64, device=backend_of(pred).device)
             ahead = xp.astype(pred > own, xp.int64) + xp.astype(
                 (pred == own) & (index > xp.reshape(truth, (-1, 1))), xp.int64)
             hits = xp.sum(ahead, axis=1) < self.k
         self._add("hits", xp.sum(xp.astype(hits, xp.int64)))
+        self._add("labelled", labelled)
+        self.classes = classes
         self.count += int(pred.shape[0])
 
     def result(self) -> float:
-        return _read(self._sums["hits"]) / self.count if self.count else float("nan")
+        if not self.count:
+            return float("nan")
+        hits, labelled = _read_all(self._sums["hits"], self._sums["labelled"])  # one read
+        _labelled("top_k_accuracy", labelled, self.count, self.classes)
+        return float(hits) / self.count
 
     def __repr__(self) -> str:
         return f"TopKAccuracy(k={self.k}, from_logits={self.from_logits})"
@@ -651,15 +670,22 @@ class LogLoss(_FromLoss, Metric):
         if p.ndim == 2 and int(p.shape[1]) > 1:
             t = (xp.astype(target, p.dtype) if target.ndim == 2 and int(target.shape[1]) > 1
                  else _one_hot(xp.astype(xp.reshape(target, (-1,)), xp.int64), int(p.shape[1]), p.dtype))
-            total = xp.sum(t * log(p))
+            total, mass = xp.sum(t * log(p)), xp.sum(t)
+            self.classes = int(p.shape[1])
         else:
             q, t = xp.reshape(p, (-1,)), xp.astype(xp.reshape(target, (-1,)), p.dtype)
             total = xp.sum(t * log(q) + (1.0 - t) * log(1.0 - q))
+            mass, self.classes = xp.asarray(float(pred.shape[0]), dtype=p.dtype, device=backend_of(p).device), 2
         self._add("sum", -total)
+        self._add("mass", mass)  # one per sample, unless a label fell outside the classes
         self.count += int(pred.shape[0])
 
     def result(self) -> float:
-        return _read(self._sums["sum"]) / self.count if self.count else float("nan")
+        if not self.count:
+            return float("nan")
+        total, mass = _read_all(self._sums["sum"], self._sums["mass"])  # one read
+        _labelled("log_loss", mass, self.count, self.classes)
+        return float(total) / self.count
 
     def __repr__(self) -> str:
         return f"LogLoss(from_logits={self.from_logits})"
@@ -762,7 +788,13 @@ class RocAuc(_FromLoss, Gathered):
         else:  # class k's scores, contiguous: the rows of the transposed scores, flattened
             n, flat = int(s.shape[0]), xp.reshape(xp.matrix_transpose(s), (-1,))
             columns = [(flat[k * n:(k + 1) * n], t == k) for k in range(int(s.shape[1]))]
-        sums = to_numpy(xp.stack([_auc_sums(col, pos) for col, pos in columns])).astype(np.int64)  # the one read
+        width = 2 if s.ndim == 1 else int(s.shape[1])
+        valid = xp.sum(xp.astype((t >= 0) & (t < width), xp.int64))
+        zero = xp.zeros_like(valid)
+        stats = [_auc_sums(col, pos) for col, pos in columns] + [xp.stack([valid, zero, zero, zero])]
+        sums = to_numpy(xp.stack(stats)).astype(np.int64)  # the one read
+        _labelled(self.name, int(sums[-1, 0]), self.count, width)
+        sums = sums[:-1]
         if sums[:, 3].any():
             return float("nan")  # non-finite outputs: the loss is not finite either
         lonely = [k for k, (p, n, _, _) in enumerate(sums.tolist()) if p == 0 or n == 0]

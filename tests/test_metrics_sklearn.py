@@ -180,8 +180,9 @@ def test_refusals_name_the_fix(backend):
         _fed("f1", backend, out, y)
     with pytest.raises(ConfigError, match="use 'roc_auc_ovr'"):
         _fed("roc_auc", backend, out, y)
-    with pytest.raises(InputError, match=r"not class labels in \[0, 4\)"):
-        _fed("f1_macro", backend, out, np.where(y == 0, 7, y)).result()
+    for name in ("f1_macro", "confusion_matrix", "top_k_accuracy", "log_loss", "roc_auc_ovr"):  # never silently
+        with pytest.raises(InputError, match=r"targets are not class labels in \[0, 4\)"):
+            _fed(name, backend, out, np.where(y == 0, 7, y), from_logits=True).result()
     for name, bad in [("precision", 3), ("recall", 5), ("roc_auc", 3)]:  # checkable before any data
         with pytest.raises(ConfigError, match="outputs"):
             metrics.get(name).check_outputs(bad)
@@ -352,7 +353,8 @@ def test_updates_never_read_the_host_and_results_read_once(backend, monkeypatch)
         m = _fed(name, backend, out, np.eye(4)[y], batches=8, loss=loss)
         assert reads == [], name
         m.result()
-        assert len(reads) == (2 if callable(name) else 1), name
+        expected = 2 if callable(name) else 1  # NumPy's 0-d sums are read with no transfer at all
+        assert len(reads) == expected or (backend.spec.startswith("numpy") and len(reads) < expected), name
 
 
 #: run by ``mpiexec -n 2``: a data-parallel fit logging counted metrics, then one asking for roc_auc_ovr

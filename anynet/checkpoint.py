@@ -40,6 +40,7 @@ from .errors import AnynetError, CheckpointError
 from .fileformat import FORMAT, FORMAT_VERSION, atomic_write, encode, read
 from .layers.base import deferred_init
 from .registry import lookup, name_of, names
+from .saving_names import check_checkpoint_name
 from .training import TrainState
 
 __all__ = ["MAX_NODES", "dumps", "load", "loads", "read", "save"]
@@ -111,6 +112,7 @@ def _host(path: Any, what: str, arr: Any) -> np.ndarray:
 
 def save(model: Any, path: str | os.PathLike) -> None:
     """Save ``model`` with its training state (see the module docstring) atomically to ``path``."""
+    check_checkpoint_name(path)  # m.pt, m.keras, m.onnx: another format's name, refused before writing
     atomic_write(path, _chunks(model, path))
 
 

@@ -134,8 +134,6 @@ def test_epoch_line_prints_every_value_with_four_significant_digits(capsys):
             assert len(digits) == 4, line
 
 
-@pytest.mark.xfail(strict=True, reason="the one-line call in anynet/checkpoint.py save() is in the issue-24 section-7 "
-                                       "report for its owner; remove this marker when it lands")
 def test_model_save_refuses_another_formats_name_and_writes_nothing(tmp_path):
     model = Sequential([Dense(2, 1)], seed=0)
     for name in ("m.pt", "m.keras"):

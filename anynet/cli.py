@@ -1270,7 +1270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; its exit code: 0, 1 (``check`` found a failure), 2 (an error, one line on
-    stderr) or 130 (interrupted). Every non-zero code leaves through :func:`_exit_code`."""
+    stderr) or 130 (interrupted). Every non-zero code leaves through ``_exit_code``."""
     args = build_parser().parse_args(argv)
     stdout = sys.stdout
     sys.stdout = guarded = _Stdout(stdout)  # a closed pipe stops the printing, not the command

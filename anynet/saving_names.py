@@ -52,7 +52,7 @@ FOREIGN_EXTENSIONS: dict[str, str] = {
 
 
 def check_checkpoint_name(path: str | os.PathLike, where: str = "save") -> None:
-    """Refuse a checkpoint ``path`` whose extension means another format (:data:`FOREIGN_EXTENSIONS`)
+    """Refuse a checkpoint ``path`` whose extension means another format (``FOREIGN_EXTENSIONS``)
     with a :class:`~anynet.errors.ConfigError` naming the format and the name to use instead;
     ``where`` starts the message (``"save"``, ``"ModelCheckpoint"``). Anything else passes."""
     if not isinstance(path, (str, os.PathLike)):

@@ -92,7 +92,7 @@ class Table:
 
     Arguments:
         columns: ``{name: cells}``, every cells a 1-D sequence of strings of the same length
-            (kept as :data:`TEXT`, variable-width strings).
+            (kept as ``TEXT``, variable-width strings).
         row_numbers: the file's row number of each row, for messages (default 2, 3, …: the
             header is row 1).
         where: what the table is (a file name), for messages.
@@ -157,7 +157,7 @@ class Table:
         return part
 
     def numbers(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:func:`read_numbers` of a column, read once per table (copies: the caller may change them)."""
+        """``read_numbers`` of a column, read once per table (copies: the caller may change them)."""
         if name not in self._numbers:
             self._numbers[name] = read_numbers(self.columns[name])
         values, missing, words = self._numbers[name]
@@ -169,7 +169,7 @@ class Table:
 
 
 def text(cells: Any) -> np.ndarray:
-    """``cells`` (strings: a sequence or an array of any string kind) as a :data:`TEXT` array."""
+    """``cells`` (strings: a sequence or an array of any string kind) as a ``TEXT`` array."""
     return cells if isinstance(cells, np.ndarray) and cells.dtype == TEXT else np.asarray(cells, dtype=TEXT)
 
 

@@ -220,7 +220,7 @@ def _dropped_unnamed(path: str | os.PathLike, rows: np.ndarray, j: int, notes: l
 
 def numeric_columns(path: str | os.PathLike, header: Sequence[str], rows: Sequence[Sequence[str]] | np.ndarray,
                     columns: Sequence[str]) -> np.ndarray:
-    """The named ``columns`` of a table from :func:`read_csv_table` as float64 (rows, len(columns)).
+    """The named ``columns`` of a table from ``read_csv_table`` as float64 (rows, len(columns)).
 
     A missing column, a cell that is not a number (:data:`~anynet.datasets.preprocess.NUMBER`),
     a missing cell, NaN or infinity raise InputError naming the file and (for a cell) its row and
@@ -313,7 +313,7 @@ def load_csv(path: str | os.PathLike, target: str, *, test_size: float = 0.3, se
             ``"ignore"`` (all zeros). Kept in ``preprocessor``.
         standardize: scale numeric columns on the training part only.
         notes: a list that receives a line for each column reading left out (see
-            :func:`read_csv_table`); default: each is a :class:`UserWarning`. Either way they
+            ``read_csv_table``); default: each is a :class:`UserWarning`. Either way they
             are kept in the result's ``notes``.
 
     Returns:

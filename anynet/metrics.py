@@ -293,7 +293,7 @@ def _is_classifier(loss: Any) -> bool:
 
 
 def _labels(pred: Array, target: Array, from_logits: bool) -> tuple[Array, Array, int]:
-    """``(true classes, predicted classes, number of classes)``: int64 (n,) arrays on pred's device.
+    """``(true classes, predicted classes, number of classes)``: integer (n,) arrays on pred's device.
 
     Several outputs: the argmax of ``pred``; targets are integer labels (n,) or (n, 1), or rows of
     one-hot (or class-probability) targets, read by their argmax. One output: two classes, the
@@ -308,7 +308,8 @@ def _labels(pred: Array, target: Array, from_logits: bool) -> tuple[Array, Array
         classes = 2
         guess = xp.reshape(pred, (-1,)) > (0.0 if from_logits else 0.5)
         truth = xp.reshape(xp.astype(target, pred.dtype), (-1,)) > 0.5
-    return xp.astype(truth, xp.int64), xp.astype(guess, xp.int64), classes
+    ints = _ints(pred)
+    return xp.astype(truth, ints), xp.astype(guess, ints), classes
 
 
 def _width(pred: Array) -> int:
@@ -317,9 +318,9 @@ def _width(pred: Array) -> int:
 
 
 def _one_hot(labels: Array, classes: int, dtype: Any) -> Array:
-    """(n,) int64 labels → (n, classes) of ``dtype`` (a label outside [0, classes) gives a zero row)."""
+    """(n,) integer labels → (n, classes) of ``dtype`` (a label outside [0, classes) gives a zero row)."""
     xp = namespace_of(labels)
-    k = xp.arange(classes, dtype=xp.int64, device=backend_of(labels).device)
+    k = xp.arange(classes, dtype=labels.dtype, device=backend_of(labels).device)
     return xp.astype(xp.reshape(labels, (-1, 1)) == k, dtype)
 
 
@@ -353,7 +354,7 @@ class _FromLoss:
 class ClassCounts(Metric):
     """A confusion matrix summed over batches on the device: ``counts[i, j]`` is the number of
     samples of true class ``i`` predicted as class ``j`` (``one_hot(true).T @ one_hot(pred)`` per
-    batch, kept as int64). Subclasses read a score from it; data-parallel sums it.
+    batch, kept as integers). Subclasses read a score from it; data-parallel sums it.
 
     Arguments:
         from_logits: whether a single output is a logit (threshold 0) rather than a probability.
@@ -377,7 +378,7 @@ class ClassCounts(Metric):
         self.check_outputs(_width(pred))
         dtype = pred.dtype  # a float matmul (exact: 0/1 products, below 2^24 rows a batch in float32)
         counts = xp.matmul(xp.matrix_transpose(_one_hot(truth, classes, dtype)), _one_hot(guess, classes, dtype))
-        self._add("counts", xp.astype(counts, xp.int64))
+        self._add("counts", xp.astype(counts, _ints(pred)))
         self.count += int(pred.shape[0])
 
     def counts(self) -> np.ndarray:
@@ -608,16 +609,16 @@ class TopKAccuracy(Metric):
         truth, guess, classes = _labels(pred, target, self.from_logits)
         if classes == 2 and not (pred.ndim == 2 and int(pred.shape[1]) == 2):  # one output
             hits = truth == guess if self.k == 1 else truth == truth
-            labelled = xp.sum(xp.astype(hits == hits, xp.int64))
+            labelled = xp.sum(xp.astype(hits == hits, truth.dtype))
         else:
-            mine = xp.astype(_one_hot(truth, classes, xp.int64), xp.bool)
-            labelled = xp.sum(xp.astype(mine, xp.int64))
+            mine = xp.astype(_one_hot(truth, classes, truth.dtype), xp.bool)
+            labelled = xp.sum(xp.astype(mine, truth.dtype))
             own = xp.sum(xp.where(mine, pred, xp.zeros_like(pred)), axis=1, keepdims=True)  # the true class's output
-            index = xp.arange(classes, dtype=xp.int64, device=backend_of(pred).device)
-            ahead = xp.astype(pred > own, xp.int64) + xp.astype(
-                (pred == own) & (index > xp.reshape(truth, (-1, 1))), xp.int64)
+            index = xp.arange(classes, dtype=truth.dtype, device=backend_of(pred).device)
+            ahead = xp.astype(pred > own, truth.dtype) + xp.astype(
+                (pred == own) & (index > xp.reshape(truth, (-1, 1))), truth.dtype)
             hits = xp.sum(ahead, axis=1) < self.k
-        self._add("hits", xp.sum(xp.astype(hits, xp.int64)))
+        self._add("hits", xp.sum(xp.astype(hits, truth.dtype)))
         self._add("labelled", labelled)
         self.classes = classes
         self.count += int(pred.shape[0])
@@ -669,7 +670,7 @@ class LogLoss(_FromLoss, Metric):
 
         if p.ndim == 2 and int(p.shape[1]) > 1:
             t = (xp.astype(target, p.dtype) if target.ndim == 2 and int(target.shape[1]) > 1
-                 else _one_hot(xp.astype(xp.reshape(target, (-1,)), xp.int64), int(p.shape[1]), p.dtype))
+                 else _one_hot(xp.astype(xp.reshape(target, (-1,)), _ints(p)), int(p.shape[1]), p.dtype))
             total, mass = xp.sum(t * log(p)), xp.sum(t)
             self.classes = int(p.shape[1])
         else:
@@ -722,21 +723,34 @@ class Gathered(Metric):
                 "predict_proba (or give the Dask arrays as one chunk)")
 
 
-def _auc_sums(s: Array, positive: Array) -> Array:
-    """``[positives, negatives, 2·U, non-finite scores]`` (int64, on the device) of scores ``s`` (n,)
-    against the boolean ``positive`` (n,): U is the Mann-Whitney statistic, each positive's
-    mid-rank (ties share the mean of their ranks) summed, less P(P+1)/2; the AUC is U / (P·N), as
-    scikit-learn's trapezoids give it, ties counting 1/2."""
+def _ints(x: Array) -> Any:
+    """The integer dtype of counts on ``x``'s device: the library's default (int64; int32 for JAX
+    outside its 64-bit mode, which anynet turns on only for float64)."""
+    xp = namespace_of(x)
+    return xp.__array_namespace_info__().default_dtypes(device=backend_of(x).device)["integral"]
+
+
+def _exact_sums(rows: list[Array]) -> list[int]:
+    """The sums of equal-length integer arrays, exactly, in one transfer: summed on the device with
+    64-bit integers, or, with 32-bit ones (whose sums of ranks could overflow), read and summed on the host."""
+    xp = namespace_of(rows[0])
+    if xp.iinfo(rows[0].dtype).bits >= 64:
+        return [int(v) for v in to_numpy(xp.stack([xp.sum(r) for r in rows])).tolist()]
+    return [int(v) for v in to_numpy(xp.stack(rows)).astype(np.int64).sum(axis=1).tolist()]
+
+
+def _auc_terms(s: Array, positive: Array) -> list[Array]:
+    """Per sample, for the scores ``s`` (n,) against the boolean ``positive`` (n,): twice its
+    mid-rank if positive (ties share the mean of their ranks), whether positive, whether not
+    finite. Summed: 2·R, P and the non-finite count; U = R − P(P+1)/2 is the Mann-Whitney
+    statistic and the AUC is U / (P·N), as scikit-learn's trapezoids give it, ties counting 1/2."""
     xp = namespace_of(s)
+    ints = _ints(s)
     order = xp.sort(s)
-    below = xp.astype(xp.searchsorted(order, s, side="left"), xp.int64)
-    upto = xp.astype(xp.searchsorted(order, s, side="right"), xp.int64)
-    pos = xp.astype(positive, xp.int64)
-    p = xp.sum(pos)
-    n = xp.asarray(int(s.shape[0]), dtype=xp.int64, device=backend_of(s).device)
-    twice_u = xp.sum((below + upto + 1) * pos) - p * (p + 1)
-    bad = xp.sum(xp.astype(xp.logical_not(xp.isfinite(s)), xp.int64))
-    return xp.stack([p, n - p, twice_u, bad])
+    below = xp.astype(xp.searchsorted(order, s, side="left"), ints)
+    upto = xp.astype(xp.searchsorted(order, s, side="right"), ints)
+    pos = xp.astype(positive, ints)
+    return [(below + upto + 1) * pos, pos, xp.astype(xp.logical_not(xp.isfinite(s)), ints)]
 
 
 class RocAuc(_FromLoss, Gathered):
@@ -789,21 +803,23 @@ class RocAuc(_FromLoss, Gathered):
             n, flat = int(s.shape[0]), xp.reshape(xp.matrix_transpose(s), (-1,))
             columns = [(flat[k * n:(k + 1) * n], t == k) for k in range(int(s.shape[1]))]
         width = 2 if s.ndim == 1 else int(s.shape[1])
-        valid = xp.sum(xp.astype((t >= 0) & (t < width), xp.int64))
-        zero = xp.zeros_like(valid)
-        stats = [_auc_sums(col, pos) for col, pos in columns] + [xp.stack([valid, zero, zero, zero])]
-        sums = to_numpy(xp.stack(stats)).astype(np.int64)  # the one read
-        _labelled(self.name, int(sums[-1, 0]), self.count, width)
-        sums = sums[:-1]
-        if sums[:, 3].any():
+        rows = [term for col, pos in columns for term in _auc_terms(col, pos)]
+        rows.append(xp.astype((t >= 0) & (t < width), rows[0].dtype))
+        sums = _exact_sums(rows)  # the one read
+        _labelled(self.name, sums[-1], self.count, width)
+        stats = []
+        for k in range(len(columns)):
+            twice_r, p, bad = sums[3 * k:3 * k + 3]
+            stats.append((p, self.count - p, twice_r - p * (p + 1), bad))
+        if any(bad for *_, bad in stats):
             return float("nan")  # non-finite outputs: the loss is not finite either
-        lonely = [k for k, (p, n, _, _) in enumerate(sums.tolist()) if p == 0 or n == 0]
+        lonely = [k for k, (p, n, _, _) in enumerate(stats) if p == 0 or n == 0]
         if lonely:
             which = "the targets" if s.ndim == 1 else f"class {lonely[0]} (of the targets, one-vs-rest)"
             warnings.warn(f"{self.name}: only one class is present in {which}, so ROC-AUC is not defined; "
                           "it is nan", UndefinedMetricWarning, stacklevel=2)
             return float("nan")
-        return float(np.mean([u / (2.0 * p * n) for p, n, u, _ in sums.tolist()]))
+        return float(np.mean([u / (2.0 * p * n) for p, n, u, _ in stats]))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(from_logits={self.from_logits})"

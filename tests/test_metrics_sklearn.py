@@ -407,3 +407,30 @@ def test_data_parallel_sums_the_counts_and_refuses_auc(tmp_path):
         for key in [*names, *(f"val_{n}" for n in names)]:
             assert abs(logs[key] - alone[key]) <= TOL, (rank, key)
         assert "'roc_auc_ovr' is computed from every output at once" in logs["refused"]
+
+
+def test_counts_are_exact_in_float32(backend):
+    """The counts are integers whatever the model's dtype: float32 outputs give scikit-learn's values
+    on the same (float32) predictions."""
+    g = np.random.default_rng(15)
+    out, y = g.standard_normal((300, 5)).astype(np.float32), g.integers(0, 5, 300)
+    guess = out.argmax(axis=1)
+    for name in AVERAGED:
+        score, average = name.split("_")
+        m = metrics.get(name)
+        for rows in np.array_split(np.arange(300), 4):
+            m.update(backend.asarray(out[rows], dtype="float32"), backend.asarray(np.eye(5, dtype=np.float32)[y[rows]]))
+        assert abs(m.result() - SCORES[score](y, guess, average=average)) <= TOL, name
+
+
+def test_roc_auc_of_many_float32_scores_is_exact(backend):
+    """100 000 float32 scores: twice the Mann-Whitney U passes 2^31, which JAX's 32-bit integers
+    (its default outside 64-bit mode) cannot hold; the sums are still exact."""
+    g = np.random.default_rng(16)
+    n = 100_000
+    y = g.integers(0, 2, n)
+    scores = (g.integers(0, 5000, n) + 3.0 * y).astype(np.float32)[:, None]  # ties, and some signal
+    m = metrics.get("roc_auc")
+    for rows in np.array_split(np.arange(n), 3):
+        m.update(backend.asarray(scores[rows], dtype="float32"), backend.asarray(y[rows].astype(np.float32)))
+    assert abs(m.result() - sk.roc_auc_score(y, scores[:, 0])) <= TOL

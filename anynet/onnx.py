@@ -32,6 +32,10 @@ operator would lose accuracy, the exporter writes elementary operators instead:
   ``Relu(x) + Log(1 + Exp(-|x|))``) nor for ``Erf``: a float64 model with exact GELU
   (``gelu`` with ``approximate="none"``) is valid ONNX, but ONNX Runtime cannot run it on CPU.
 
+An :class:`~anynet.layers.Embedding` is a ``Gather`` of its ``W`` by the ids, which its input
+holds as floats (the network's input dtype); an id that is negative, too large or fractional
+gives a NaN row (``Gather`` alone would wrap a negative id to another category).
+
 Your own layers and activations: give them an exporter with :func:`register_exporter`. The
 exporter is called with a :class:`Builder` (``add_node``, ``add_initializer``, ``parameter``,
 ``constant``, ``activation``, ``fresh``), the part, and the name(s) of its input value(s), and
@@ -73,7 +77,7 @@ from .activations import ActivationFn
 from .backends import to_numpy
 from .errors import ConfigError, InputTypeError, UnknownNameError
 from .fileformat import atomic_write
-from .layers import Activation, Add, BatchNorm, Concatenate, Dense, Dropout, Layer, LayerNorm
+from .layers import Activation, Add, BatchNorm, Concatenate, Dense, Dropout, Embedding, Layer, LayerNorm
 from .network import Graph
 
 if TYPE_CHECKING:  # onnx is optional: imported when an export runs
@@ -361,8 +365,20 @@ def _concatenate(b: Builder, layer: Concatenate, xs: list[str]) -> str:
     return b.add_node("Concat", list(xs), axis=1)
 
 
+def _embedding(b: Builder, layer: Embedding, x: str) -> str:
+    # x: (batch, 1) ids as floats, as the network's input is. Gather would wrap a negative id to
+    # another category's row and Cast would truncate a fraction: a bad id's row is NaN instead,
+    # as in an anynet training step on a device (predict refuses it)
+    ok = b.add_node("And", [b.add_node("GreaterOrEqual", [x, b.constant(0.0)]),
+                            b.add_node("Less", [x, b.constant(float(layer.n_categories))])])
+    ok = b.add_node("And", [ok, b.add_node("Equal", [x, b.add_node("Floor", [x])])])
+    ids = b.add_node("Cast", [b.add_node("Where", [ok, x, b.constant(0.0)])], to=b._onnx.TensorProto.INT64)
+    rows = b.add_node("Flatten", [b.add_node("Gather", [b.parameter(layer, "W"), ids], axis=0)], axis=1)
+    return b.add_node("Where", [ok, rows, b.constant(math.nan)])
+
+
 for _cls, _fn in ((Dense, _dense), (Activation, _activation), (Dropout, _dropout), (BatchNorm, _batchnorm),
-                  (LayerNorm, _layernorm), (Add, _add), (Concatenate, _concatenate)):
+                  (LayerNorm, _layernorm), (Add, _add), (Concatenate, _concatenate), (Embedding, _embedding)):
     register_exporter(_cls, _fn)
 
 

@@ -121,6 +121,7 @@ def gradcheck(
     n_directions: int = 3,
     seed: int = 0,
     training: bool = True,
+    wrt_inputs: bool = True,
     raise_on_failure: bool = False,
 ) -> GradcheckResult:
     """Compare a backward pass with central differences of the forward pass, in float64.
@@ -138,6 +139,9 @@ def gradcheck(
             ``"full"`` — every coordinate one at a time (small inputs only).
         eps, atol, rtol: step and tolerances; a check passes when
             |numeric − analytic| ≤ atol + rtol·|numeric|.
+        wrt_inputs: False checks the parameters' gradients alone, with ``x`` held fixed: for
+            inputs that are not differentiable (an Embedding's integer ids, which may then be
+            of any dtype); the input gradient is neither required nor compared.
 
     Float32 is refused: central differences at eps=1e-6 in float32 have relative errors near
     0.5, so the check would be noise.
@@ -150,7 +154,7 @@ def gradcheck(
     is_loss = isinstance(target, Loss)
     slots = {} if is_loss else _param_slots(target)
     params = {k: holder[key] for k, (holder, key) in slots.items()}
-    for a in xs + list(params.values()):
+    for a in (xs if wrt_inputs else []) + list(params.values()):
         if not _is_float64(a):
             raise InputError(
                 f"gradcheck needs float64 input and parameters, got {dtype_name(a.dtype)}: central "
@@ -189,7 +193,9 @@ def gradcheck(
     dx, grads = run(x)
     failures: list[str] = []
     dxs = _leaves(dx) if isinstance(x, (Mapping, list, tuple)) else [dx]
-    if len(dxs) != len(xs) or any(d is None for d in dxs):
+    if not wrt_inputs:  # held fixed: their direction is zero, whatever backward returned
+        dxs = [None] * len(xs)
+    elif len(dxs) != len(xs) or any(d is None for d in dxs):
         failures.append(f"backward returned no gradient for some input ({len(xs)} inputs, got "
                         f"{[None if d is None else tuple(d.shape) for d in dxs]}); return dx when need_dx=True")
         dxs = [xp.zeros_like(v) for v in xs]
@@ -198,7 +204,8 @@ def gradcheck(
     if missing:
         failures.append(f"backward stored no gradient for the parameters {missing} in grads")
         grads = {**grads, **{k: xp.zeros_like(params[k]) for k in missing}}
-    host_grads = [to_numpy(d) for d in dxs] + [to_numpy(grads[k]) for k in names]
+    host_grads = [np.zeros(tuple(v.shape)) if d is None else to_numpy(d) for d, v in zip(dxs, xs)] \
+        + [to_numpy(grads[k]) for k in names]
     shapes = [tuple(v.shape) for v in xs] + [tuple(params[k].shape) for k in names]
     originals = dict(params)
     n_in = len(xs)
@@ -206,11 +213,13 @@ def gradcheck(
     def directions() -> Iterable[list[np.ndarray]]:
         if mode == "directional":
             for _ in range(n_directions):
-                vs = [rng.standard_normal(s) for s in shapes]
+                vs = [rng.standard_normal(s) if wrt_inputs or i >= n_in else np.zeros(s) for i, s in enumerate(shapes)]
                 norm = np.sqrt(sum(float((v * v).sum()) for v in vs))
                 yield [v / norm for v in vs]
         else:
             for i, s in enumerate(shapes):
+                if i < n_in and not wrt_inputs:
+                    continue
                 for j in range(int(np.prod(s))):
                     vs = [np.zeros(t) for t in shapes]
                     vs[i].reshape(-1)[j] = 1.0
@@ -220,13 +229,14 @@ def gradcheck(
     checks = 0
     try:
         for vs in directions():
-            vdev = [backend.asarray(v, dtype=xs[0].dtype) for v in vs]
+            vdev = [backend.asarray(v, dtype="float64") for v in vs]
             vals = []
             for sign in (1.0, -1.0):
                 for k, v in zip(names, vdev[n_in:]):
                     holder, key = slots[k]
                     holder[key] = originals[k] + (sign * eps) * v
-                vals.append(value_at(_like(x, [xi + (sign * eps) * v for xi, v in zip(xs, vdev)])))
+                moved = [xi + (sign * eps) * v for xi, v in zip(xs, vdev)] if wrt_inputs else xs
+                vals.append(value_at(_like(x, moved)))
             numeric = (vals[0] - vals[1]) / (2 * eps)
             analytic = float(sum(float((g * v).sum()) for g, v in zip(host_grads, vs)))
             err = abs(numeric - analytic)
@@ -424,6 +434,7 @@ class _Subject:
     hosts: list[np.ndarray]  # one (n, width) array per input
     seed: int
     rng: np.random.Generator
+    categories: int | None = None  # integer category ids in [0, categories) instead of float features
 
     def pack(self, leaves: list[Any]) -> Any:
         """One input as an array, a merge layer's as a list."""
@@ -436,6 +447,7 @@ def _checks_on(b: Any, s: _Subject) -> list[tuple[str, Callable[[], str | None]]
     import tempfile
 
     k, width, n_samples = len(s.hosts), s.width, int(s.hosts[0].shape[0])
+    ids = s.categories
 
     def build(dt: str) -> Any:
         with use_backend(b), default_dtype(dt):
@@ -443,12 +455,13 @@ def _checks_on(b: Any, s: _Subject) -> list[tuple[str, Callable[[], str | None]]
         return layer
 
     def send(leaves: list[np.ndarray], dt: str) -> Any:
-        return s.pack([b.asarray(v, dtype=dt) for v in leaves])
+        # category ids stay integers; features take the dtype under test
+        return s.pack([b.asarray(v, dtype=None if ids else dt) for v in leaves])
 
     def grad64() -> str:
         if not b.has_float64:
             return "skipped: no float64 on this device"
-        r = gradcheck(build("float64"), send(s.hosts, "float64"))
+        r = gradcheck(build("float64"), send(s.hosts, "float64"), wrt_inputs=ids is None)
         if not r.ok:
             raise AssertionError("; ".join(r.failures[:3]))
         return f"max rel error {r.max_rel_error:.1e}"
@@ -474,13 +487,28 @@ def _checks_on(b: Any, s: _Subject) -> list[tuple[str, Callable[[], str | None]]
         dy = b.asarray(dy_host, dtype=dt)
         back(dy)
         for leaf, host in zip(_leaves(x), s.hosts):
-            np.testing.assert_array_equal(to_numpy(leaf), host.astype(dt))
+            np.testing.assert_array_equal(to_numpy(leaf), host if ids else host.astype(dt))
         np.testing.assert_array_equal(to_numpy(dy), dy_host.astype(dt))
+
+    def bad_ids() -> dict[str, Any]:
+        assert ids is not None
+        return {
+            "two ids per sample": b.asarray(np.zeros((2, 2), np.int64)),
+            "3-D ids": b.asarray(np.zeros((2, 1, 1), np.int64)),
+            "0 samples": b.asarray(s.hosts[0][:0]),
+            "negative id": b.asarray(np.asarray([[0], [-1]], np.int64)),
+            f"id {ids} (one past the last)": b.asarray(np.asarray([[0], [ids]], np.int64)),
+            "fractional id": b.asarray(np.asarray([[0.0], [0.5]]), dtype="float32"),
+            "NaN": b.asarray(np.asarray([[0.0], [np.nan]]), dtype="float32"),
+            "+inf": b.asarray(np.asarray([[0.0], [np.inf]]), dtype="float32"),
+            "-inf": b.asarray(np.asarray([[0.0], [-np.inf]]), dtype="float32"),
+            "bool dtype": b.asarray(np.zeros((2, 1), bool)),
+        }
 
     def bad_inputs() -> str:
         layer = build("float32")
         host = s.hosts[0]
-        cases = {
+        cases = bad_ids() if ids else {
             "1-D input": b.asarray(host[0], dtype="float32"),
             "0 samples": b.asarray(host[:0], dtype="float32"),
             "NaN": b.asarray(np.full((2, width), np.nan), dtype="float32"),
@@ -548,6 +576,7 @@ def check_layer(
     backends: Iterable[str] | None = None,
     n_samples: int = 4,
     seed: int = 0,
+    categories: int | None = None,
     raise_on_failure: bool = False,
 ) -> LayerReport:
     """Run a layer through anynet's conformance checks on every usable backend.
@@ -567,6 +596,12 @@ def check_layer(
       save/load round trip inside a network gives the same outputs (needs the layer type to be
       registered with ``anynet.register("layer")``).
 
+    ``categories=C`` is for a layer whose input is integer category ids in [0, C) of shape
+    (n, 1), as :class:`~anynet.layers.Embedding`'s: the inputs are such ids (int64), the
+    gradient check is over the parameters alone (ids are not differentiable), the bad inputs are
+    ids of no category (negative, C, fractional, NaN, ±inf, bool, the wrong shape, 0 samples),
+    and the round trip feeds them to the network as floats, as a network's input is.
+
     Example:
         >>> from anynet.layers import Dense
         >>> from anynet.testing import check_layer
@@ -577,7 +612,15 @@ def check_layer(
     probe = make()
     width = probe.in_features or in_features or 5
     k = _n_inputs(probe, width)
-    subject = _Subject(make, probe, width, [rng.standard_normal((n_samples, width)) for _ in range(k)], seed, rng)
+    if categories is not None:
+        if isinstance(categories, bool) or not isinstance(categories, int) or categories < 1 or width != 1 or k != 1:
+            raise ConfigError(f"check_layer: categories must be a positive int, for a layer of one input of width 1 "
+                              f"(category ids), got categories={categories!r} for a layer of {k} input(s) of width "
+                              f"{width}")
+        hosts: list[np.ndarray] = [rng.integers(0, categories, (n_samples, 1))]
+    else:
+        hosts = [rng.standard_normal((n_samples, width)) for _ in range(k)]
+    subject = _Subject(make, probe, width, hosts, seed, rng, categories)
     report = LayerReport(repr(probe))
     for spec in backends if backends is not None else known_backends():
         try:

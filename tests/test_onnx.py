@@ -12,7 +12,7 @@ import anynet
 import anynet.onnx as anynet_onnx
 from anynet import activations, registry
 from anynet.activations import ActivationFn
-from anynet.layers import Activation, Add, BatchNorm, Concatenate, Dense, Dropout, Layer, LayerNorm
+from anynet.layers import Activation, Add, BatchNorm, Concatenate, Dense, Dropout, Embedding, Layer, LayerNorm
 from anynet.losses import MSE
 
 from .conftest import tolerance
@@ -128,7 +128,7 @@ def test_float64_writes_elementary_ops_where_onnxruntime_has_no_kernel():
 # -- layers ------------------------------------------------------------------------------------------
 def test_every_layer_is_covered():
     builtin = {registry.name_of("layer", c) for c in (Dense, Activation, Dropout, BatchNorm, LayerNorm, Add,
-                                                      Concatenate)}
+                                                      Concatenate, Embedding)}
     users = {n for n in registry.names("layer") if registry.lookup("layer", n).__module__.split(".")[0] != "anynet"}
     assert set(registry.names("layer")) - users == builtin
     assert set(anynet_onnx._LAYER_EXPORTERS) >= {registry.lookup("layer", n) for n in builtin}

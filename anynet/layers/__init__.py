@@ -6,8 +6,9 @@ from .base import Layer, deferred_init
 from .batchnorm import BatchNorm
 from .dense import Dense
 from .dropout import Dropout
+from .embedding import Embedding
 from .layernorm import LayerNorm
 from .merge import Add, Concatenate, Merge
 
-__all__ = ["Activation", "Add", "BatchNorm", "Concatenate", "Dense", "Dropout", "Layer", "LayerNorm", "Merge",
-           "deferred_init"]
+__all__ = ["Activation", "Add", "BatchNorm", "Concatenate", "Dense", "Dropout", "Embedding", "Layer", "LayerNorm",
+           "Merge", "deferred_init"]

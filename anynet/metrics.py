@@ -7,22 +7,20 @@ whether a single output is a logit (threshold 0) or a probability (threshold 0.5
 The metrics, by the name ``fit(metrics=[...])`` and ``evaluate`` take (scikit-learn's scoring
 strings where scikit-learn has one; each equals ``sklearn.metrics`` on the same predictions):
 
-=============================================  ===========================================================
-``accuracy`` (``acc``)                         fraction of correct predictions
-``top_k_accuracy``                             true class among the ``k`` highest outputs (``k=2``)
-``precision``, ``recall``, ``f1``              of class 1, for two classes (``average="binary"``)
-``precision_macro``, ``recall_macro``,         mean over the classes present in the targets or the
-``f1_macro``                                   predictions (``average="macro"``)
-``precision_micro``, ``recall_micro``,         from the counts summed over the classes
-``f1_micro``                                   (``average="micro"``; equal to accuracy)
-``precision_weighted``, ``recall_weighted``,   mean over the classes weighted by their number of true
-``f1_weighted``                                samples (``average="weighted"``)
-``roc_auc``                                    area under the ROC curve of two classes (exact, ties 1/2)
-``roc_auc_ovr``                                mean over the classes of one-vs-rest ROC-AUC
-``log_loss``                                   mean cross-entropy of the probabilities (lower is better)
-``confusion_matrix``                           counts (true class, predicted class); ``evaluate`` only
-``mae``, ``mse``, ``r2``                       regression: mean absolute / squared error, R²
-=============================================  ===========================================================
+- ``accuracy`` (``acc``): the fraction of correct predictions.
+- ``top_k_accuracy``: the true class among the ``k`` highest outputs (``k=2``).
+- ``precision``, ``recall``, ``f1``: of class 1, for two classes (``average="binary"``).
+- ``precision_macro``, ``recall_macro``, ``f1_macro``: the mean over the classes present in the
+  targets or the predictions (``average="macro"``).
+- ``precision_micro``, ``recall_micro``, ``f1_micro``: from the counts summed over the classes
+  (``average="micro"``; each equals accuracy).
+- ``precision_weighted``, ``recall_weighted``, ``f1_weighted``: the mean over the classes weighted
+  by their numbers of true samples (``average="weighted"``).
+- ``roc_auc``: the area under the ROC curve of two classes (exact, a tie counting 1/2).
+- ``roc_auc_ovr``: the mean over the classes of each one's ROC-AUC against the rest.
+- ``log_loss``: the mean cross-entropy of the probabilities (lower is better).
+- ``confusion_matrix``: the counts of (true class, predicted class); from ``evaluate`` only.
+- ``mae``, ``mse``, ``r2``: regression's mean absolute and squared errors, and R².
 
 Classes come from the outputs as :class:`Accuracy` reads them: the argmax of several outputs, or a
 single output thresholded at 0.5 (0 for logits); targets are class labels, one-hot rows or 0/1.
@@ -41,7 +39,9 @@ message, where parts would be added up (more than one process or Dask chunk).
 
 Any function ``f(y_true, y_pred)`` is a metric too (e.g. ``sklearn.metrics.balanced_accuracy_score``),
 logged under its ``__name__`` and computed on the host at the end of the epoch; see
-:func:`from_function` for what ``y_pred`` holds.
+:func:`from_function` for what ``y_pred`` holds. A lambda is refused: its ``__name__``,
+``<lambda>``, would say nothing of what was measured and two of them would overwrite each other
+in the History; define the function with ``def`` or name it with ``from_function(f, name=...)``.
 
 Registering your own: subclass :class:`Metric` (``update``, ``result``, and ``reset`` if it keeps
 more than the running sums of ``_add``) and register the class with

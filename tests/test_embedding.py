@@ -306,3 +306,29 @@ def test_onnx_export_is_a_gather_equal_to_predict(dtype):
     bad = {**X, "cat": np.asarray([[-1], [10], [2.5], [3]], dtype)}
     out = sess.run(None, {**bad, "num": X["num"][:4]})[0]
     assert np.isnan(out[:3]).all() and np.isfinite(out[3]).all()  # never another category's row
+
+
+def test_fit_on_the_device_stand_in_reads_the_host_once_per_epoch_whatever_the_steps(monkeypatch):
+    """The ids are never read in a training step: four times the steps, the same device reads."""
+    from anynet.backends._strict import StrictAdapter
+
+    from .conftest import STANDIN
+
+    device = anynet.get_backend(STANDIN)
+    reads = []
+    plain = StrictAdapter.to_numpy
+
+    def counted(self, x):
+        reads.append(x.device)
+        return plain(self, x)
+
+    monkeypatch.setattr(StrictAdapter, "to_numpy", counted)
+    cat, num, y = _tabular()
+    X = {"cat": cat.astype("float32"), "num": num.astype("float32")}
+    counts = []
+    for batch_size in (32, 8):
+        reads.clear()
+        _graph(STANDIN).fit(X, y, loss="mse", optimizer=optim.SGD(lr=0.05), epochs=2, batch_size=batch_size,
+                            verbose=0)
+        counts.append(len([d for d in reads if d == device.device]))
+    assert counts[0] == counts[1] and 0 < counts[0] <= 6, counts

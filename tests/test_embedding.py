@@ -332,3 +332,16 @@ def test_fit_on_the_device_stand_in_reads_the_host_once_per_epoch_whatever_the_s
                             verbose=0)
         counts.append(len([d for d in reads if d == device.device]))
     assert counts[0] == counts[1] and 0 < counts[0] <= 6, counts
+
+
+def test_gradcheck_holds_integer_ids_fixed():
+    from anynet.testing import gradcheck
+
+    ids = np.asarray([[2], [0], [2], [4]])
+    layer = Embedding(5, 3, seed=0, dtype="float64")
+    result = gradcheck(layer, ids, wrt_inputs=False, mode="full")
+    assert result.ok and result.checks == 15, result  # every entry of W, none of the ids
+    with pytest.raises(InputError, match="gradcheck needs float64 input"):
+        gradcheck(layer, ids)  # ids are not differentiable: wrt_inputs=True asks for float64 inputs
+    with pytest.raises(InputError, match="gradcheck needs float64 input and parameters, got float32"):
+        gradcheck(Embedding(5, 3, seed=0), ids, wrt_inputs=False)

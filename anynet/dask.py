@@ -155,7 +155,7 @@ def evaluate(model: Any, X: Any, y: Any, *, loss: Any = None, metrics: Any = Non
     loss = get_loss(loss) if loss is not None else model.train_state.loss
     if loss is None:
         raise InputError(f"{where}: give loss= (the model has not been fit), e.g. loss='mse'")
-    names = training.metric_names(metrics) if metrics is not None else list(model.train_state.metrics)
+    names = training.metric_names(metrics, matrices=True) if metrics is not None else list(model.train_state.metrics)
     for name in names:  # an unknown name is refused now, not inside a chunk's task
         metrics_mod.get(name, loss=loss)
     arrays, rows, input_names = _inputs(model, X, where)

@@ -205,6 +205,17 @@ def test_evaluate_equals_numpy_classification():
         assert lazy["accuracy"] == eager["accuracy"]
 
 
+def test_evaluate_sums_a_confusion_matrix_over_chunks():
+    model = _classifier()
+    X, y = _data()
+    eager = model.evaluate(X, y, metrics=["confusion_matrix", "f1_macro"])
+    lazy = model.evaluate(da.from_array(X, chunks=(40, 2)), da.from_array(y, chunks=40),
+                          metrics=["confusion_matrix", "f1_macro"])
+    np.testing.assert_array_equal(lazy["confusion_matrix"], eager["confusion_matrix"])
+    assert int(np.sum(lazy["confusion_matrix"])) == len(y)
+    assert lazy["f1_macro"] == pytest.approx(eager["f1_macro"], abs=1e-12)
+
+
 def test_evaluate_equals_numpy_regression_mse_mae_r2():
     model, X, y = _regressor()
     names = ["mse", "mae", "r2"]

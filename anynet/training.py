@@ -47,6 +47,7 @@ from .losses import get as get_loss
 from .optim import Optimizer
 from .optim import get as get_optimizer
 from .random import as_generator
+from .step import Runner
 
 Array = Any
 
@@ -145,7 +146,7 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
         batch_size: int = UNSET, shuffle: bool = UNSET, seed: Any = None, validation_data: Any = None,
         validation_split: float | None = None, metrics: Any = (), callbacks: Sequence[cb.Callback] = (),
         verbose: int = 1, batching: str = "epoch", steps_per_epoch: int | None = None,
-        on_nonfinite: str = "raise", comm: Any = None) -> cb.History:
+        on_nonfinite: str = "raise", comm: Any = None, compile: Any = "auto") -> cb.History:
     """Train ``model`` on ``(X, y)`` for ``epochs`` more epochs; returns a :class:`~anynet.callbacks.History`.
 
     Arguments:
@@ -170,6 +171,11 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
             trains on its slice of every global batch of ``batch_size`` rows, with the result of one process
             (see :mod:`anynet.distributed`); only rank 0 shows progress and runs ``root_only`` callbacks.
             Every process passes all of X and y.
+        compile: ``"auto"`` (default: on JAX, the training step compiled with ``jax.jit``, several steps per
+            dispatch unless a callback has per-batch hooks; eager elsewhere, and for custom layers, losses or
+            optimizers), True (compile; :class:`~anynet.ConfigError` on a backend without a compiler; a step
+            that cannot be traced falls back to eager with a warning), False (eager). The results are the
+            same either way (float64: to rounding); the compile time is printed once at ``verbose ≥ 1``.
 
     An epoch whose stream gives no batch raises :class:`~anynet.InputError` (there is no loss to report),
     and so does a second ``fit`` of the same model while one runs (another thread, or a callback).
@@ -186,6 +192,9 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
     hooks = cb.CallbackList([cb.NonFiniteCheck(on_nonfinite, probe=last_batch), history := cb.History(),
                              cb.ProgressBar(verbose), *callbacks])
     state = compile_state(model, where, loss, optimizer, metrics)
+    assert state.loss is not None and state.optimizer is not None  # compile_state refused a fit without them
+    runner = Runner(model, state.loss, state.optimizer, compile, where=where, verbose=verbose,
+                    data_parallel=dp is not None)
     if seed is not None:
         model.rng = as_generator(seed)
     batches, val = training_batches(model, X, y, batch_size=batch_size, shuffle=shuffle, batching=batching,
@@ -203,7 +212,7 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
             opt = state.optimizer
             assert opt is not None  # compile_state refused a fit without one
             lr = opt.current_lr()  # the rate the epoch starts with (callbacks may have set it)
-            logs = train_epoch(model, batches, hooks, dp, where=where, last=last_batch)
+            logs = train_epoch(model, batches, hooks, dp, where=where, last=last_batch, runner=runner)
             if val is not None:
                 shared = dp if getattr(val, "sharded", False) else None
                 scored = score(model, val, dp=shared, where=f"{where} (validation_data, epoch {epoch + 1})")
@@ -244,15 +253,29 @@ def _refuse_dask(X: Any, where: str) -> None:
 
 def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.CallbackList,
                 dp: DataParallel | None = None, *, where: str = "fit",
-                last: LastBatch | None = None) -> dict[str, float]:
+                last: LastBatch | None = None, runner: Runner | None = None) -> dict[str, float]:
     """One pass over ``batches``: forward, backward and an optimizer step per batch. The losses stay
     on the device and are read once at the end; returns the epoch's mean loss and metrics. With
     ``dp`` the batches are this process's slices (``batches.current`` says where each sits) and the
     gradients, losses and metrics are summed over the processes. ``last`` is given the epoch's last
-    batch. A pass that gives no batch raises :class:`~anynet.InputError` (there is no loss to report)."""
+    batch. A pass that gives no batch raises :class:`~anynet.InputError` (there is no loss to report).
+    Without ``dp`` the steps are ``runner``'s (:class:`anynet.step.Runner`: eager or compiled; default eager)."""
     state = model.train_state
     loss, opt, xp = state.loss, state.optimizer, model.backend.xp
     mets = [metrics_mod.get(m, loss=loss) for m in state.metrics]
+    if dp is None:
+        runner = runner if runner is not None else Runner(model, loss, opt, False, where=where)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NonFiniteCheck reports instead
+            values, sizes, final = runner.epoch(batches, hooks, mets, state)
+        if not values:
+            _no_batches(batches, state.epoch, where)
+        if last is not None:
+            last.batch = final
+        state.step_losses = to_numpy(xp.concat([xp.reshape(v, (-1,)) for v in values])).astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            logs = {"loss": float(np.dot(state.step_losses, sizes) / max(sum(sizes), 1))}
+        logs.update({m.name: m.result() for m in mets})
+        return logs
     # (path, param dict, grad dict, key) for every trainable parameter: built once, not per step; a frozen
     # layer's parameters are never handed to the optimizer (so no update, no weight decay, no state)
     slots = [(f"{n}.{k}", layer.params, layer.grads, k) for n, layer in model.nodes.items() if layer.trainable

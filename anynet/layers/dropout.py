@@ -52,16 +52,35 @@ class Dropout(Layer):
     def reset_parameters(self, rng: Seed = None) -> None:
         self.rng = as_generator(rng)
 
+    def draw(self, shape: tuple[int, ...]) -> np.ndarray | None:
+        """This step's mask for an input of ``shape`` (n, d), drawn on the host from :attr:`rng`
+        exactly as :meth:`forward` draws it (same values, same generator position), as float64
+        ``keep / (1 - p)``; None when nothing is dropped (``p == 0``). Data-parallel (inside
+        :func:`anynet.shard.use`) the global batch's mask is drawn and this process's rows kept.
+
+        The training step calls it before the step and hands the mask in (:meth:`given`), so a
+        compiled step draws nothing itself and every backend drops the same units."""
+        if self.p == 0.0:
+            return None
+        part = current_shard()
+        if part is None:
+            keep = self.rng.random(tuple(shape)) >= self.p
+        else:  # data-parallel: the global batch's mask (as one process draws it), this process's rows of it
+            n = int(shape[0])
+            keep = (self.rng.random((part.total, *shape[1:])) >= self.p)[part.offset:part.offset + n]
+        return keep.astype(np.float64) / (1.0 - self.p)
+
+    def given(self, mask: Array | None) -> None:
+        """The mask the next ``forward(..., training=True)`` uses instead of drawing one (a device
+        array of the input's shape and dtype, from :meth:`draw`); it is used once."""
+        self._given = mask
+
     def forward(self, x: Array, *, training: bool = False, need_dx: bool = True) -> tuple[Array, Backward]:
         if not training or self.p == 0.0:
             return x, lambda dy: dy
-        part = current_shard()
-        if part is None:
-            keep = self.rng.random(tuple(x.shape)) >= self.p
-        else:  # data-parallel: the global batch's mask (as one process draws it), this process's rows of it
-            n = int(x.shape[0])
-            keep = (self.rng.random((part.total, *x.shape[1:])) >= self.p)[part.offset:part.offset + n]
-        mask = self._backend_for(x).asarray(keep.astype(np.float64) / (1.0 - self.p), dtype=x.dtype)
+        mask = self.__dict__.pop("_given", None)
+        if mask is None:  # used alone: draw here
+            mask = self._backend_for(x).asarray(self.draw(tuple(x.shape)), dtype=x.dtype)
         return x * mask, lambda dy: dy * mask
 
     def config(self) -> dict[str, Any]:

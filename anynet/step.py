@@ -229,7 +229,7 @@ def _pure_update(opt: Any) -> bool:
 #: the modes of ``fit(compile=...)``
 MODES = ("auto", True, False)
 #: the most steps one compiled dispatch runs (a ``jax.lax.scan`` over a chunk of batches)
-CHUNK = 32
+CHUNK = 128
 
 
 def builtin(obj: Any) -> bool:
@@ -267,6 +267,23 @@ class Compiled:
             carry, ys = jax.lax.scan(body, carry, (batches, draws, scalars))
             return {**carry, "scalars": scalars}, ys
 
+        def gathered(state: State, X: Any, y: Any, idx: Any, draws: Any, scalars: Any) -> Any:
+            # the batches taken from the whole (device) data inside the dispatch: no batch is gathered eagerly
+            xp = jax.numpy
+
+            def body(carry: State, xs: Any) -> Any:
+                rows, drawn, sc = xs
+                xb = ({k: xp.take(v, rows, axis=0) for k, v in X.items()} if isinstance(X, Mapping)
+                      else xp.take(X, rows, axis=0))
+                yb = xp.take(y, rows, axis=0)
+                st, value, out = self.step({**carry, "scalars": sc}, (xb, yb), drawn)
+                return {k: v for k, v in st.items() if k != "scalars"}, (value, out, yb)
+
+            carry = {k: v for k, v in state.items() if k != "scalars"}
+            carry, ys = jax.lax.scan(body, carry, (idx, draws, scalars))
+            return {**carry, "scalars": scalars}, ys
+
+        self.gathered = jax.jit(gathered, donate_argnums=(0,))
         self.one = jax.jit(one, donate_argnums=(0,))
         self.many = jax.jit(many, donate_argnums=(0,))
 
@@ -392,6 +409,8 @@ class Runner:
 
         if self.compiled is None:
             return self._eager(batches, hooks, mets, tstate)
+        if not hooks.per_batch and _gatherable(batches):
+            return self._gathered(batches, mets, tstate)
         step, per_batch = self.step, hooks.per_batch
         values: list[Any] = []
         sizes: list[int] = []
@@ -415,12 +434,90 @@ class Runner:
         self._flush(pending, values, mets)
         if not per_batch:
             tstate.step += len(sizes)
+        self._report()
+        return values, sizes, last
+
+    def _gathered(self, batches: Any, mets: list[Any], tstate: Any) -> tuple[list[Any], list[int], Any]:
+        """An epoch of :class:`~anynet.batches.ArrayBatches` on device arrays, its full batches taken from
+        the data inside the compiled scan (the order drawn from the same generator, once per epoch, as
+        the batches draw it); a short last batch is one compiled step of its own."""
+        from .batches import rows as take_rows
+
+        compiled, step = self.compiled, self.step
+        assert compiled is not None
+        backend, size = step.model.backend, batches.batch_size
+        order = batches.rng_of().permutation(batches.n) if batches.shuffle else np.arange(batches.n)
+        full = [(a, b) for a, b in batches.spans if b - a == size]
+        values: list[Any] = []
+        sizes: list[int] = []
+        for c in range(0, len(full), CHUNK):
+            chunk = full[c:c + CHUNK]
+            idx = np.stack([order[a:b] for a, b in chunk])
+            self._dispatch(lambda: compiled.gathered, ("gathered", len(chunk), _key((batches.X, batches.y))),
+                           len(chunk), size, (batches.X, batches.y, backend.asarray(idx, copy=False)), values, mets)
+            sizes += [size] * len(chunk)
+            if self.compiled is None:  # it fell back: the rest of the epoch eagerly
+                break
+        xp = backend.xp
+        last = None
+        for a, b in [s for s in batches.spans if s not in full[:len(sizes)]]:
+            part = backend.asarray(order[a:b], copy=False)
+            xb, yb = take_rows(batches.X, part, xp), xp.take(batches.y, part, axis=0)
+            pending = [(xb, yb, step.draw(b - a))]
+            self._flush(pending, values, mets)
+            sizes.append(b - a)
+            last = (xb, yb)
+        if last is None and full:
+            a, b = full[-1]
+            part = backend.asarray(order[a:b], copy=False)
+            last = (take_rows(batches.X, part, xp), xp.take(batches.y, part, axis=0))
+        tstate.step += len(sizes)
+        self._report()
+        return values, sizes, last
+
+    def _dispatch(self, fn: Any, key: Any, k: int, rows: int, args: tuple[Any, ...], values: list[Any],
+                  mets: list[Any]) -> None:
+        """k steps gathered from the data inside one compiled dispatch (``args``: X, y, the (k, rows)
+        indices); on a failure to trace, the same steps eagerly."""
+        compiled, step = self.compiled, self.step
+        assert compiled is not None
+        opt, dtype = step.opt, step.model.dtype
+        first = int(opt.iterations)
+        drawn = [step.draw(rows) for _ in range(k)]
+        draws = {n: step.model.backend.asarray(np.stack([d[n] for d in drawn]), dtype=dtype) for n in drawn[0]}
+        before = step.initial(first)
+        state = {**before, "scalars": _arrays(step, [step.scalars(first + i) for i in range(k)], single=False)}
+        try:
+            state, (value, out, ys) = compiled.run(fn(), key, state, *args, draws, state["scalars"])
+        except Exception as exc:  # noqa: BLE001 - any failure to trace: fall back, never a wrong result
+            if getattr(exc, "__module__", "").split(".")[0] == "anynet":
+                step.store(before)
+                raise
+            X, y, idx = args
+            from .batches import rows as take_rows
+
+            xp = step.model.backend.xp
+            pending = []
+            for i in range(k):
+                part = idx[i]
+                pending.append((take_rows(X, part, xp), xp.take(y, part, axis=0), drawn[i]))
+            self._fall_back(before, exc, pending, values, mets)
+            return
+        step.store(state)
+        for layer in step.model.nodes.values():
+            layer.grads.clear()
+        opt.iterations = first + k
+        values.append(value)
+        xp = step.model.backend.xp
+        for m in mets:
+            m.update(_merge(xp, out), _merge(xp, ys))
+
+    def _report(self) -> None:
         compiled = self.compiled
         if compiled is not None and not self.reported and compiled.seconds > self.seconds:
             self.reported = True  # once per fit: the compiles of the first epoch (a later one seldom has any)
             self.notice(f"compiled the training step with jax.jit in {compiled.seconds - self.seconds:.2f} s "
                         f"({len(compiled.shapes) - self.known} batch shape(s); kept for later epochs and fits)")
-        return values, sizes, last
 
     def _eager(self, batches: Any, hooks: Any, mets: list[Any], tstate: Any) -> tuple[list[Any], list[int], Any]:
         from .batches import n_rows
@@ -509,6 +606,14 @@ class Runner:
             for m in mets:
                 m.update(out, yb)
         pending.clear()
+
+
+def _gatherable(batches: Any) -> bool:
+    """Whether the batches are :class:`~anynet.batches.ArrayBatches` of device arrays of one process,
+    which a compiled scan can take from the data itself."""
+    from .batches import ArrayBatches
+
+    return isinstance(batches, ArrayBatches) and not batches.by_rows and not batches.sharded
 
 
 def _arrays(step: TrainingStep, scalars: list[dict[str, float]], *, single: bool) -> dict[str, Array]:

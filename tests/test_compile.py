@@ -92,11 +92,11 @@ def test_a_short_last_batch_compiles_once_across_epochs_and_fits(request, capsys
     out = capsys.readouterr().out
     assert out.count("compiled the training step with jax.jit") == 1  # reported once
     compiled = next(iter(anynet.step._KEPT[model].values()))
-    sizes = (compiled.one._cache_size(), compiled.many._cache_size())
+    sizes = (compiled.one._cache_size(), compiled.gathered._cache_size())
     assert sizes == (1, 1)  # one scan of the 7 full batches, one step of the short one: no per-step constant
     model.fit(X, y, epochs=2, batch_size=28, verbose=1, compile="auto")  # same loss and optimizer objects
     assert "compiled" not in capsys.readouterr().out
-    assert (compiled.one._cache_size(), compiled.many._cache_size()) == sizes
+    assert (compiled.one._cache_size(), compiled.gathered._cache_size()) == sizes
 
 
 def test_dropout_alone_still_draws_itself():
@@ -164,3 +164,21 @@ def test_an_untraceable_part_falls_back_to_eager_with_a_warning(request):
     assert model.optimizer.iterations == 8
     for k, v in ref.parameters().items():
         np.testing.assert_allclose(anynet.to_numpy(model.parameters()[k]), v, rtol=0, atol=1e-12)
+
+
+def test_a_stream_of_batches_and_the_metrics_agree_compiled(request):
+    load_backend("jax", request.config)
+    X, y = _data(90)
+    stream = [(X[i:i + 20], y[i:i + 20]) for i in range(0, 90, 20)]  # 4 of 20 and one of 10: the generic path
+
+    def train(spec, compile):
+        model = _net(spec)
+        hist = model.fit(stream, loss="softmax_cross_entropy", optimizer=OPTIMIZERS["adamw"](), epochs=3,
+                         metrics=["accuracy"], verbose=0, compile=compile)
+        return hist.history, {k: anynet.to_numpy(v) for k, v in model.state_dict().items()}
+
+    (h_ref, ref), (h_got, got) = train("numpy", False), train("jax", "auto")
+    assert h_got["accuracy"] == h_ref["accuracy"]
+    np.testing.assert_allclose(h_got["loss"], h_ref["loss"], rtol=1e-12)
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-12, err_msg=k)

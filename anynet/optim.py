@@ -36,16 +36,19 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import weakref
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from . import schedules
 from .backends import backend_of, is_array, namespace_of, to_device
-from .errors import ConfigError, InputError, StateDictError
+from .backends._arrays import _adapter_of
+from .dtypes import dtype_name
+from .errors import ConfigError, InputError, InputTypeError, StateDictError
 from .registry import lookup, register
 
 Array = Any
@@ -169,9 +172,111 @@ class _CustomLR:
         )
 
 
+_LEGACY: dict[type, bool] = {}
+
+
+# -- where each parameter sits in the flat buffers ------------------------------------------------
+class _Group:
+    """The parameters of one dtype, laid end to end in one flat buffer: the decayed ones (2 or more
+    dimensions) first, so weight decay and l1 touch the slice ``[:head]`` (a view: no kernel)."""
+
+    __slots__ = ("dtype", "entries", "head", "paths", "size")
+
+    def __init__(self, dtype: str, entries: list[tuple[str, int, int, tuple[int, ...]]], head: int) -> None:
+        self.dtype = dtype
+        #: ``(path, start, stop, shape)`` of every parameter, in buffer order
+        self.entries = entries
+        self.paths = [e[0] for e in entries]
+        #: how many leading entries of the buffer are decayed
+        self.head = head
+        self.size = entries[-1][2] if entries else 0
+
+    def key(self, slot: str) -> str:
+        return f"flat/{self.dtype}/{slot}"
+
+
+def _layout_of(params: Mapping[str, Array]) -> list[_Group]:
+    """One :class:`_Group` per dtype, in the order the dtypes first appear in ``params``."""
+    by_dtype: dict[str, tuple[list[tuple[str, tuple[int, ...]]], list[tuple[str, tuple[int, ...]]]]] = {}
+    for path, p in params.items():
+        shape = tuple(int(s) for s in p.shape)
+        decayed, rest = by_dtype.setdefault(dtype_name(p.dtype), ([], []))
+        (decayed if len(shape) >= 2 else rest).append((path, shape))
+    groups = []
+    for dtype, (decayed, rest) in by_dtype.items():
+        entries, start = [], 0
+        for path, shape in (*decayed, *rest):
+            stop = start + math.prod(shape)
+            entries.append((path, start, stop, shape))
+            start = stop
+        groups.append(_Group(dtype, entries, entries[len(decayed) - 1][2] if decayed else 0))
+    return groups
+
+
+def _flatten(xp: Any, arrays: list[Array]) -> Array:
+    """The arrays laid end to end in one new 1-D array (one operation)."""
+    return xp.concat([xp.reshape(a, (-1,)) for a in arrays])
+
+
+def _unflatten(xp: Any, flat: Array, group: _Group) -> dict[str, Array]:
+    """``{path: view of flat}``: slices and reshapes only, which launch no kernel."""
+    return {path: xp.reshape(flat[a:b], shape) for path, a, b, shape in group.entries}
+
+
+_OPS: dict[type, Ops] = {}
+
+
+def _ops_of(x: Array) -> Ops:
+    """The :class:`Ops` for ``x``'s library, chosen by its backend's adapter (not by its device, which a
+    jax tracer does not have): in place where the library's arrays are writeable."""
+    ops = _OPS.get(type(x))
+    if ops is None:
+        adapter = _adapter_of(x)
+        if adapter is None:
+            raise InputTypeError(f"optimizer: expected arrays of a backend anynet knows, got {type(x).__name__}")
+        xp = adapter.namespace()
+        ops = _OPS[type(x)] = InPlaceOps(xp) if adapter.writeable() else RebindOps(xp)
+    return ops
+
+
+def _is_zero(value: Any) -> bool:
+    """True for a host number equal to 0 (a traced or 0-d array scalar is never skipped)."""
+    return isinstance(value, (int, float)) and value == 0
+
+
+def _head_update(ops: Any, x: Array, head: int, size: int, fn: Any) -> Array:
+    """``x`` with its first ``head`` entries replaced by ``fn(x[:head])``, where ``fn`` may update its
+    argument in place through ``ops``: a view of ``x`` where writeable, else a concatenation."""
+    if head == 0:
+        return x
+    if head == size:
+        return fn(x)
+    if ops.writeable:
+        fn(x[:head])  # a view: updated in place
+        return x
+    return ops.xp.concat([fn(x[:head]), x[head:]])
+
+
 # -- the base class ------------------------------------------------------------------------------
 class Optimizer:
-    """Base class. A subclass sets ``slots`` and ``hyper`` and implements :meth:`update`.
+    """Base class of the optimizers: one update for all parameters at once.
+
+    The pure API (what a compiled training step calls):
+
+    - :meth:`init` ``(params) -> state``: fresh state arrays for ``{path: parameter}``, one flat
+      buffer per dtype and slot (``"flat/float32/m"``); on backends whose arrays are writeable also
+      the parameters' own flat buffer (``"flat/float32/params"``), of which :meth:`update` returns
+      the parameters as views, so that the next step updates them all with one operation.
+    - :meth:`scalars` ``(step) -> {name: float}``: this step's learning rate, folded bias
+      corrections and every hyper-parameter, read from the optimizer now, on the host.
+    - :meth:`update` ``(params, grads, state, scalars) -> (params, state)``: one step, pure in effect.
+
+    The eager entries :meth:`step` and :meth:`apply` run the same update on state the optimizer
+    keeps itself; ``state`` shows it by parameter path (views of the flat buffers).
+
+    A built-in optimizer writes its math once, in ``rule(p, g, state, scalars, ops, head)`` over flat
+    arrays. An optimizer of your own written as before (``slots``, ``hyper`` and a per-parameter
+    ``update(p, g, state, lr, ops, decay)``) keeps working: it runs parameter by parameter.
 
     Arguments:
         lr: learning rate, a number ≥ 0 or a schedule ``step -> lr``.
@@ -186,7 +291,7 @@ class Optimizer:
     slots: tuple[str, ...] = ()
     #: names of the attributes, beyond the shared options, that ``config()`` saves
     hyper: tuple[str, ...] = ()
-    #: False where ``weight_decay`` is applied by ``update`` itself (AdamW) instead of being
+    #: False where ``weight_decay`` is applied by the update itself (AdamW) instead of being
     #: added to the gradient
     coupled_decay: bool = True
 
@@ -209,6 +314,26 @@ class Optimizer:
         self._ops: dict[type, Ops] = {}
         #: the model whose training state this is (weakly), set by :meth:`claim`
         self._owner: weakref.ref[Any] | None = None
+        self._forget_flat()
+
+    def _forget_flat(self) -> None:
+        #: the eager state in the pure API's form (None: build it from ``state`` on the next step)
+        self._flat: dict[str, Array] | None = None
+        #: the ``state`` dict whose arrays are views of ``_flat`` (any other: ``state`` was replaced)
+        self._flat_views: dict[str, dict[str, Array]] | None = None
+        #: the layout cache: the parameters' (path, shape, dtype) -> groups
+        self._layout: tuple[tuple[Any, ...], list[_Group]] | None = None
+        #: per group: (the flat parameter buffer, {path: view}) last handed out by :meth:`update`
+        self._param_views: dict[str, tuple[Array, dict[str, Array]]] = {}
+        #: the groups ``_flat`` is laid out by, and the state of parameters outside them (kept, saved)
+        self._flat_groups: list[_Group] | None = None
+        self._orphans: dict[str, dict[str, Array]] = {}
+
+    def __getattr__(self, name: str) -> Any:  # noqa: D105
+        # ``state`` after a step on JAX (no views): rebuilt from the flat buffers when asked for
+        if name == "state" and "_flat" in self.__dict__:
+            return self._materialize()
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def claim(self, owner: Any, where: str = "fit") -> None:
         """Make this optimizer's state ``owner``'s (the model ``fit`` trains). Raises
@@ -231,23 +356,241 @@ class Optimizer:
                           for path, st in self.state.items()}
 
     def __getstate__(self) -> dict[str, Any]:
-        # a copy belongs to no model yet (a weak reference does not pickle), and the ops cache holds modules
-        return {**vars(self), "_owner": None, "_ops": {}}
+        # a copy belongs to no model yet (a weak reference does not pickle), the ops cache holds modules,
+        # and the flat buffers are left out: a copy's state arrays would no longer be their views
+        out = {**vars(self), "_owner": None, "_ops": {}, "state": self.state}
+        out.update(_flat=None, _flat_views=None, _layout=None, _param_views={}, _flat_groups=None, _orphans={})
+        return out
 
-    # -- the learning rate ------------------------------------------------------------------
+    # -- the learning rate and the per-step scalars ---------------------------------------------
     def current_lr(self) -> float:
         """The rate the next step will use."""
-        raw = self.lr(self.iterations) if callable(self.lr) else self.lr
+        return self._lr_at(self.iterations)
+
+    def _lr_at(self, step: int) -> float:
+        raw = self.lr(step) if callable(self.lr) else self.lr
         try:
             lr = float(raw)
         except (TypeError, ValueError):
             lr = math.nan
         if not math.isfinite(lr) or lr < 0:
-            raise ConfigError(f"{type(self).__name__}: the learning rate at step {self.iterations} is {raw!r}; "
+            raise ConfigError(f"{type(self).__name__}: the learning rate at step {step} is {raw!r}; "
                               "it must be a finite number ≥ 0")
         return lr
 
-    # -- one step ---------------------------------------------------------------------------
+    def scalars(self, step: int) -> dict[str, float]:
+        """This step's scalars, as Python floats computed on the host: the learning rate (the
+        schedule asked for ``step``), each optimizer's folded constants (Adam's bias corrections in
+        one step size and one epsilon) and every hyper-parameter, read from the optimizer now (a
+        callback's ``opt.lr = ...`` applies from the next step). ``clip_norm``/``clip_value`` are
+        present only when set. Raises :class:`~anynet.ConfigError` for a rate that is not a finite
+        number ≥ 0.
+
+        Example:
+            >>> from anynet.optim import Adam
+            >>> sc = Adam(lr=0.1).scalars(0)
+            >>> round(sc["step_size"], 6), round(sc["eps_hat"], 12)
+            (0.031623, 3.16e-10)
+        """
+        return self._scalars(step, self._lr_at(step))
+
+    def _scalars(self, step: int, lr: float) -> dict[str, float]:
+        out = {"lr": lr, "weight_decay": float(self.weight_decay), "l1": float(self.l1)}
+        if self.clip_value is not None:
+            out["clip_value"] = float(self.clip_value)
+        if self.clip_norm is not None:
+            out["clip_norm"] = float(self.clip_norm)
+        return out
+
+    # -- the pure API ---------------------------------------------------------------------------
+    def init(self, params: Mapping[str, Array]) -> dict[str, Array]:
+        """Fresh state for ``{path: parameter}``: arrays only, on the parameters' device, a valid JAX
+        pytree and opaque to the caller (one flat buffer per dtype and slot; the step count is the
+        caller's). Example:
+
+            >>> import numpy as np
+            >>> from anynet.optim import SGD
+            >>> sorted(SGD(momentum=0.9).init({"w": np.ones((2, 2)), "b": np.ones(2)}))
+            ['flat/float64/params', 'flat/float64/velocity']
+        """
+        return self._build(params, {})
+
+    def get_state(self, params: Mapping[str, Array]) -> dict[str, Array]:
+        """The state the eager entries keep, in :meth:`init`'s form for ``params`` (zeros for a
+        parameter that has none yet): what a compiled step starts from to continue training;
+        :meth:`set_state` gives it back."""
+        state = self.state
+        self._orphans = {path: st for path, st in state.items() if path not in params}
+        return self._build(params, state)
+
+    def set_state(self, state: Mapping[str, Array]) -> None:
+        """Adopt ``state``, :meth:`update`'s result for the parameters last given to :meth:`init`,
+        :meth:`get_state` or :meth:`update`, as the state the eager entries keep (and save)."""
+        if self._layout is None:
+            raise StateDictError(f"{type(self).__name__}.set_state: the optimizer has seen no parameters; "
+                                 "call init(params) or get_state(params) first")
+        self._flat_groups = self._layout[1]
+        self._adopt(dict(state))
+
+    def _build(self, params: Mapping[str, Array], per_path: Mapping[str, Mapping[str, Array]]) -> dict[str, Array]:
+        if self._legacy():  # per parameter, as the per-parameter update keeps it
+            return {f"{path}/{slot}": per_path[path][slot] if slot in per_path.get(path, {})
+                    else namespace_of(p).zeros_like(p) for path, p in params.items() for slot in self.slots}
+        out: dict[str, Array] = {}
+        for group in self._groups(params):
+            first = params[group.paths[0]]
+            ops = _ops_of(first)
+            xp = ops.xp
+            for slot in self.slots:
+                parts = [per_path[path][slot] if slot in per_path.get(path, {}) else None for path in group.paths]
+                if all(part is None for part in parts):
+                    out[group.key(slot)] = xp.zeros((group.size,), dtype=first.dtype, device=first.device)
+                else:
+                    out[group.key(slot)] = _flatten(xp, [xp.zeros_like(params[path]) if part is None else part
+                                                         for path, part in zip(group.paths, parts)])
+            if ops.writeable:
+                out[group.key("params")] = _flatten(xp, [params[path] for path in group.paths])
+        return out
+
+    def _groups(self, params: Mapping[str, Array]) -> list[_Group]:
+        key = tuple((path, tuple(p.shape), p.dtype) for path, p in params.items())
+        cached = self._layout
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        groups = _layout_of(params)
+        self._layout = (key, groups)
+        return groups
+
+    def update(self, params: Mapping[str, Array], grads: Mapping[str, Array], state: dict[str, Array],
+               scalars: Mapping[str, Any], ops: Any = None, decay: Any = None
+               ) -> tuple[dict[str, Array], dict[str, Array]]:
+        """One step for every parameter: returns ``(new params, new state)``.
+
+        Pure in effect: no attribute of the optimizer changes (beyond a cache of the layout), no
+        array is read on the host and no Python branch depends on an array's value, so it traces
+        under ``jax.jit``. On writeable backends it updates the flat buffers in place and returns
+        the parameters as views of its parameter buffer (the same objects from the second step
+        on); on JAX it returns new arrays.
+
+        Arguments:
+            params: ``{path: array}``, the parameters :meth:`init` was given (same paths, shapes).
+            grads: ``{path: array}``, a gradient shaped like each parameter.
+            state: :meth:`init`'s (or the last update's) state; scalars: :meth:`scalars`' values,
+                Python floats or 0-d arrays (traced under ``jax.jit``).
+
+        (Called as ``update(p, g, state, lr, ops, decay)`` — by an optimizer of your own that
+        extends a built-in one the old way — it runs the built-in rule for that one parameter.)
+        """
+        if ops is not None:  # the per-parameter form: super().update(p, g, state, lr, ops, decay)
+            p, lr = cast(Any, params), cast(Any, scalars)
+            g = ops.xp.asarray(grads, copy=True)  # the rule scales its gradient in place: not the layer's
+            size = _size(p)
+            st = dict(state)
+            sc = self._scalars(self.iterations, float(lr))
+            return self.rule(p, g, st, sc, ops, size if decay else 0)
+        groups = self._groups(params)
+        new_params: dict[str, Array] = {}
+        new_state = dict(state)
+        flat_grads = []
+        for group in groups:
+            g = grads.get(group.key("grads")) if group.key("grads") in grads else None
+            if g is None:
+                g = _flatten(_ops_of(params[group.paths[0]]).xp, [grads[path] for path in group.paths])
+            flat_grads.append(g)
+        flat_grads = self._clip(flat_grads, scalars, _ops_of(flat_grads[0]) if flat_grads else None)
+        for group, g in zip(groups, flat_grads):
+            first = params[group.paths[0]]
+            gops = _ops_of(first)
+            xp = gops.xp
+            pkey = group.key("params")
+            if gops.writeable and pkey in state:
+                flat_p = state[pkey]
+                cached = self._param_views.get(group.dtype)
+                views = cached[1] if cached is not None and cached[0] is flat_p else None
+                if views is None or any(params[path] is not views[path] for path in group.paths):
+                    flat_p = new_state[pkey] = _flatten(xp, [params[path] for path in group.paths])
+                    views = _unflatten(xp, flat_p, group)
+            else:
+                flat_p, views = _flatten(xp, [params[path] for path in group.paths]), None
+            g = self._coupled(g, flat_p, scalars, gops, group.head, group.size)
+            st = {slot: state[group.key(slot)] for slot in self.slots}
+            flat_p, st = self.rule(flat_p, g, st, scalars, gops, group.head)
+            for slot in self.slots:
+                new_state[group.key(slot)] = st[slot]
+            if views is not None and new_state[pkey] is flat_p:  # updated in place: the views hold it
+                self._param_views[group.dtype] = (flat_p, views)
+            else:
+                if gops.writeable and pkey in state:
+                    new_state[pkey] = flat_p
+                views = _unflatten(xp, flat_p, group)
+                if gops.writeable:
+                    self._param_views[group.dtype] = (flat_p, views)
+            new_params.update(views)
+        return new_params, new_state
+
+    def flat_gradients(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> dict[str, Array]:
+        """The gradients laid out as :meth:`update` lays them out (one 1-D array per dtype, one
+        operation each), keyed so that :meth:`update` takes them as they are: a data-parallel step
+        all-reduces these buffers and passes the sums as ``grads``."""
+        out = {}
+        for group in self._groups(params):
+            xp = _ops_of(params[group.paths[0]]).xp
+            out[group.key("grads")] = _flatten(xp, [grads[path] for path in group.paths])
+        return out
+
+    def rule(self, p: Array, g: Array, state: dict[str, Array], scalars: Mapping[str, Any], ops: Ops,
+             head: int) -> tuple[Array, dict[str, Array]]:
+        """The update rule, elementwise, on flat (or any-shaped) arrays written with ``ops``.
+
+        Arguments:
+            p: the parameters (owned by the optimizer: update in place through ``ops``); g: their
+                gradient, clipped and with coupled decay added (owned too: it may be overwritten).
+            state: ``{slot: array}`` shaped like ``p``; scalars: :meth:`scalars`' values.
+            head: the first ``head`` entries of ``p`` are decayed (decoupled decay applies there).
+
+        Returns ``(new p, state)`` with every slot set to its new array.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement rule(p, g, state, scalars, ops, head), or "
+                                  "the per-parameter update(p, g, state, lr, ops, decay)")
+
+    def _coupled(self, g: Array, p: Array, sc: Mapping[str, Any], ops: Any, head: int, size: int) -> Array:
+        """``g`` plus the coupled penalties on the decayed entries: ``weight_decay·p + l1·sign(p)``."""
+        if not head:
+            return g
+        xp = ops.xp
+        wd = sc["weight_decay"]
+        if self.coupled_decay and not _is_zero(wd):
+            if head == size:
+                g = ops.add_(g, wd * p)
+            else:
+                ph = p[:head]
+                g = _head_update(ops, g, head, size, lambda gh: ops.add_(gh, wd * ph))
+        l1 = sc["l1"]
+        if not _is_zero(l1):
+            if head == size:
+                g = ops.add_(g, l1 * xp.sign(p))
+            else:
+                ph = p[:head]
+                g = _head_update(ops, g, head, size, lambda gh: ops.add_(gh, l1 * xp.sign(ph)))
+        return g
+
+    def _clip(self, grads: list[Array], sc: Mapping[str, Any], ops: Any) -> list[Array]:
+        if ops is None or ("clip_value" not in sc and "clip_norm" not in sc):
+            return grads
+        xp = ops.xp
+        if "clip_value" in sc:
+            c = sc["clip_value"]
+            grads = [xp.clip(g, -c, c) for g in grads]
+        if "clip_norm" in sc:
+            total = xp.sum(grads[0] * grads[0])
+            for g in grads[1:]:
+                total = total + xp.sum(g * g)
+            # a 0-d array: no device synchronisation
+            scale = xp.minimum(sc["clip_norm"] / (xp.sqrt(total) + 1e-6), 1.0)
+            grads = [ops.mul_(g, scale) for g in grads]
+        return grads
+
+    # -- the eager entries -----------------------------------------------------------------------
     def step(self, params: dict[str, Array], grads: dict[str, Array]) -> dict[str, Array]:
         """Apply one update; returns the parameters (the same arrays where updated in place).
 
@@ -268,20 +611,82 @@ class Optimizer:
         (The training loop builds the slots once per ``fit``, so a step builds no dicts.)"""
         if not slots:
             return
+        if self._legacy():
+            self._apply_per_parameter(slots)
+            return
+        params = {path: pd[key] for path, pd, _, key in slots}
+        grads = {path: gd[key] for path, _, gd, key in slots}
+        sc = self.scalars(self.iterations)
+        flat, groups = self._flat, self._groups(params)
+        shown = self.__dict__.get("state")
+        if flat is None or groups is not self._flat_groups or (shown is not None and shown is not self._flat_views):
+            # first step, other parameters, or a state set from outside (load_state_dict, claim): lay it out
+            state = self.state
+            self._orphans = {path: st for path, st in state.items() if path not in params}
+            flat, self._flat_groups, self._flat_views = self._build(params, state), groups, None
+            self._flat = flat
+        new_params, new_state = self.update(params, grads, flat, sc)
+        for path, pd, _, key in slots:
+            pd[key] = new_params[path]
+        self._adopt(new_state)
+        self.iterations += 1
+
+    def _adopt(self, new_state: dict[str, Array]) -> None:
+        old, self._flat = self._flat, new_state
+        views = self._flat_views
+        if views is not None and self.__dict__.get("state") is views and old is not None \
+                and all(new_state[k] is old.get(k) for k in new_state):
+            return  # updated in place: the state's views show the new values
+        # new arrays (JAX), or not shown yet: ``state`` is rebuilt from the buffers when asked for
+        self.__dict__.pop("state", None)
+        self._flat_views = None
+
+    def _materialize(self) -> dict[str, dict[str, Array]]:
+        """``state`` by parameter path: views of the flat buffers (slices and reshapes: no kernel)."""
+        state = dict(self._orphans)
+        flat, groups = self._flat, self._flat_groups
+        if flat is not None and groups is not None:
+            for group in groups:
+                if not self.slots:
+                    state.update({path: {} for path in group.paths})
+                    continue
+                xp = _ops_of(flat[group.key(self.slots[0])]).xp
+                per_slot = {slot: _unflatten(xp, flat[group.key(slot)], group) for slot in self.slots}
+                for path in group.paths:
+                    state[path] = {slot: per_slot[slot][path] for slot in self.slots}
+        self.__dict__["state"] = state
+        self._flat_views = state
+        return state
+
+    def _legacy(self) -> bool:
+        """Whether this optimizer writes the old per-parameter ``update(p, g, state, lr, ops, decay)``."""
+        cls = type(self)
+        known = _LEGACY.get(cls)
+        if known is None:
+            known = False
+            if cls.update is not Optimizer.update:
+                try:
+                    names = list(inspect.signature(cls.update).parameters)[1:5]
+                except (TypeError, ValueError):
+                    names = []
+                known = names != ["params", "grads", "state", "scalars"]
+            _LEGACY[cls] = known
+        return known
+
+    def _apply_per_parameter(self, slots: list[tuple[str, dict[str, Array], dict[str, Array], str]]) -> None:
+        """Today's loop over parameters, for an optimizer with the per-parameter ``update``."""
         lr = self.current_lr()
         first = slots[0][1][slots[0][3]]
-        ops = self._ops.get(type(first))
-        if ops is None:
-            ops = self._ops[type(first)] = ops_for(first)
+        ops = _ops_of(first)
         xp = ops.xp
-        clipped = None
+        grads = [gd[key] for _, _, gd, key in slots]
         if self.clip_value is not None or self.clip_norm is not None:
-            clipped = self._clip([gd[key] for _, _, gd, key in slots], xp)
+            grads = self._clip([xp.asarray(g, copy=True) for g in grads], self._scalars(self.iterations, lr), ops)
         coupled = self.weight_decay and self.coupled_decay
         states, update = self.state, self.update
-        for n, (path, pd, gd, key) in enumerate(slots):
+        for n, (path, pd, _, key) in enumerate(slots):
             p = pd[key]
-            g = gd[key] if clipped is None else clipped[n]
+            g = grads[n]
             decay = p.ndim >= 2
             if decay:
                 # new arrays, not ops: the gradient belongs to the layer
@@ -292,34 +697,8 @@ class Optimizer:
             state = states.get(path)
             if state is None:
                 state = states[path] = {s: xp.zeros_like(p) for s in self.slots}
-            pd[key], states[path] = update(p, g, state, lr, ops, decay)
+            pd[key], states[path] = update(p, g, state, lr, ops, decay)  # type: ignore[arg-type]
         self.iterations += 1
-
-    def update(self, p: Array, g: Array, state: dict[str, Array], lr: float, ops: Ops,
-               decay: bool) -> tuple[Array, dict[str, Array]]:
-        """The update rule for one parameter, written with ``ops`` (see :class:`Ops`).
-
-        Arguments:
-            p: the parameter; g: its gradient (clipped, with coupled decay added).
-            state: ``{slot: array}`` for this parameter, each shaped like ``p``.
-            lr: this step's learning rate; ops: :class:`Ops` for ``p``'s backend.
-            decay: whether ``p`` is decayed (it has 2 or more dimensions).
-
-        Returns:
-            ``(new p, state)`` with every slot set to its new array.
-        """
-        raise NotImplementedError(f"{type(self).__name__} must implement update(p, g, state, lr, ops, decay)")
-
-    def _clip(self, grads: list[Array], xp: Any) -> list[Array]:
-        if self.clip_value is not None:
-            c = self.clip_value
-            grads = [xp.clip(g, -c, c) for g in grads]
-        if self.clip_norm is not None:
-            total = xp.sqrt(sum(xp.sum(g * g) for g in grads))
-            # a 0-d array: no device synchronisation
-            scale = xp.minimum(self.clip_norm / (total + 1e-6), 1.0)
-            grads = [g * scale for g in grads]
-        return grads
 
     # -- saving -----------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -355,7 +734,6 @@ class Optimizer:
     def state_dict(self) -> dict[str, Array]:
         """Every state array (the live arrays, not copies), keyed ``"<param path>/<slot>"``."""
         return {f"{path}/{slot}": arr for path, st in self.state.items() for slot, arr in st.items()}
-
     def load_state_dict(self, arrays: Mapping[str, Array]) -> None:
         """Replace the state with ``arrays`` as :meth:`state_dict` gives them.
 
@@ -390,7 +768,7 @@ class Optimizer:
             if len(shapes) > 1:
                 raise StateDictError(f"{name}: the slots of {path!r} differ in shape: "
                                      f"{ {s: tuple(a.shape) for s, a in st.items()} }")
-        self.state = state
+        self.state = state  # laid out in flat buffers on the next step
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items())})"
@@ -430,13 +808,18 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.slots = ("velocity",) if self.momentum else ()
 
-    def update(self, p, g, state, lr, ops, decay):
-        if not self.momentum:
-            return ops.sub_(p, lr * g), state
-        v = ops.add_(ops.mul_(state["velocity"], self.momentum), lr * g)
+    def _scalars(self, step: int, lr: float) -> dict[str, float]:
+        return {**super()._scalars(step, lr), "momentum": float(self.momentum)}
+
+    def rule(self, p, g, state, scalars, ops, head):
+        g = ops.mul_(g, scalars["lr"])  # (g is the optimizer's own: scaled in place, no temporary)
+        if "velocity" not in state:
+            return ops.sub_(p, g), state
+        mu = scalars["momentum"]
+        v = ops.add_(ops.mul_(state["velocity"], mu), g)
         state["velocity"] = v
         if self.nesterov:
-            return ops.sub_(p, ops.add_(self.momentum * v, lr * g)), state
+            return ops.sub_(p, ops.add_(mu * v, g)), state
         return ops.sub_(p, v), state
 
 
@@ -446,6 +829,9 @@ class Adam(Optimizer):
 
     ``m = β₁m + (1−β₁)g;  v = β₂v + (1−β₂)g²;  w −= lr/(1−β₁ᵗ) · m / (√(v/(1−β₂ᵗ)) + eps)``,
     PyTorch's ``Adam`` (which writes the denominator ``√v/√(1−β₂ᵗ) + eps``, the same number).
+    The bias corrections are folded, on the host, into one step size
+    ``lr·√(1−β₂ᵗ)/(1−β₁ᵗ)`` and one epsilon ``eps·√(1−β₂ᵗ)`` (as Keras and scikit-learn do):
+    ``w −= step_size · m / (√v + eps_hat)``, the same number again.
     ``weight_decay`` here is the classic coupled L2 (added to the gradient); use :class:`AdamW`
     for decoupled decay.
 
@@ -473,13 +859,20 @@ class Adam(Optimizer):
         self.beta2 = _check(f"{name}: beta2", beta2, 0.0, 1.0, high_open=True)
         self.eps = _check(f"{name}: eps", eps, 0.0, low_open=True)
 
-    def update(self, p, g, state, lr, ops, decay):
-        t = self.iterations + 1
-        m = ops.add_(ops.mul_(state["m"], self.beta1), (1.0 - self.beta1) * g)
-        v = ops.add_(ops.mul_(state["v"], self.beta2), ops.mul_(g * g, 1.0 - self.beta2))
+    def _scalars(self, step: int, lr: float) -> dict[str, float]:
+        t = step + 1
+        b1, b2 = float(self.beta1), float(self.beta2)
+        root = math.sqrt(1.0 - b2**t)
+        return {**super()._scalars(step, lr), "beta1": b1, "one_minus_beta1": 1.0 - b1, "beta2": b2,
+                "one_minus_beta2": 1.0 - b2, "step_size": lr * root / (1.0 - b1**t),
+                "eps_hat": float(self.eps) * root}
+
+    def rule(self, p, g, state, scalars, ops, head):
+        v = ops.add_(ops.mul_(state["v"], scalars["beta2"]), ops.mul_(g * g, scalars["one_minus_beta2"]))
+        m = ops.add_(ops.mul_(state["m"], scalars["beta1"]), ops.mul_(g, scalars["one_minus_beta1"]))
         state["m"], state["v"] = m, v
-        denom = ops.add_(ops.xp.sqrt(v / (1.0 - self.beta2**t)), self.eps)
-        return ops.sub_(p, ops.div_((lr / (1.0 - self.beta1**t)) * m, denom)), state
+        denom = ops.add_(ops.xp.sqrt(v), scalars["eps_hat"])
+        return ops.sub_(p, ops.div_(scalars["step_size"] * m, denom)), state
 
 
 @register("optimizer", aliases=("adamw",))
@@ -499,10 +892,16 @@ class AdamW(Adam):
     def __init__(self, lr: Any = 1e-3, *, weight_decay: float = 0.01, **kw: Any) -> None:
         super().__init__(lr, weight_decay=weight_decay, **kw)
 
-    def update(self, p, g, state, lr, ops, decay):
-        if decay and self.weight_decay:
-            p = ops.mul_(p, 1.0 - lr * self.weight_decay)
-        return super().update(p, g, state, lr, ops, decay)
+    def _scalars(self, step: int, lr: float) -> dict[str, float]:
+        out = super()._scalars(step, lr)
+        out["decay_factor"] = 1.0 - lr * out["weight_decay"]
+        return out
+
+    def rule(self, p, g, state, scalars, ops, head):
+        if head and not _is_zero(scalars["weight_decay"]):
+            f = scalars["decay_factor"]
+            p = _head_update(ops, p, head, _size(p), lambda ph: ops.mul_(ph, f))
+        return super().rule(p, g, state, scalars, ops, head)
 
 
 @register("optimizer", aliases=("rmsprop",))
@@ -534,14 +933,19 @@ class RMSProp(Optimizer):
         self.momentum = _check("RMSProp: momentum", momentum, 0.0, 1.0, high_open=True)
         self.slots = ("square_avg", "buffer") if self.momentum else ("square_avg",)
 
-    def update(self, p, g, state, lr, ops, decay):
-        s = ops.add_(ops.mul_(state["square_avg"], self.alpha), ops.mul_(g * g, 1.0 - self.alpha))
+    def _scalars(self, step: int, lr: float) -> dict[str, float]:
+        a = float(self.alpha)
+        return {**super()._scalars(step, lr), "alpha": a, "one_minus_alpha": 1.0 - a, "eps": float(self.eps),
+                "momentum": float(self.momentum)}
+
+    def rule(self, p, g, state, scalars, ops, head):
+        s = ops.add_(ops.mul_(state["square_avg"], scalars["alpha"]), ops.mul_(g * g, scalars["one_minus_alpha"]))
         state["square_avg"] = s
-        scaled = g / ops.add_(ops.xp.sqrt(s), self.eps)
-        if self.momentum:
-            b = state["buffer"] = ops.add_(ops.mul_(state["buffer"], self.momentum), scaled)
-            return ops.sub_(p, lr * b), state
-        return ops.sub_(p, ops.mul_(scaled, lr)), state
+        scaled = ops.div_(g, ops.add_(ops.xp.sqrt(s), scalars["eps"]))
+        if "buffer" in state:
+            b = state["buffer"] = ops.add_(ops.mul_(state["buffer"], scalars["momentum"]), scaled)
+            return ops.sub_(p, scalars["lr"] * b), state
+        return ops.sub_(p, ops.mul_(scaled, scalars["lr"])), state
 
 
 @register("optimizer", aliases=("adagrad",))
@@ -568,9 +972,16 @@ class AdaGrad(Optimizer):
         super().__init__(lr, **kw)
         self.eps = _check("AdaGrad: eps", eps, 0.0, low_open=True)
 
-    def update(self, p, g, state, lr, ops, decay):
+    def _scalars(self, step: int, lr: float) -> dict[str, float]:
+        return {**super()._scalars(step, lr), "eps": float(self.eps)}
+
+    def rule(self, p, g, state, scalars, ops, head):
         s = state["sum"] = ops.add_(state["sum"], g * g)
-        return ops.sub_(p, ops.div_(lr * g, ops.add_(ops.xp.sqrt(s), self.eps))), state
+        return ops.sub_(p, ops.div_(ops.mul_(g, scalars["lr"]), ops.add_(ops.xp.sqrt(s), scalars["eps"]))), state
+
+
+def _size(x: Array) -> int:
+    return math.prod(int(s) for s in x.shape)
 
 
 def get(spec: str | Optimizer, **options: Any) -> Optimizer:

@@ -342,16 +342,24 @@ def compiled_for(step: TrainingStep) -> Compiled:
     if _KEPT is None:
         _KEPT = weakref.WeakKeyDictionary()
     model = step.model
-    key = (id(step.loss), id(step.opt), model.dtype, model.backend.spec,
-           tuple((n, id(layer), layer.trainable) for n, layer in model.nodes.items()))
+    # the loss and optimizer by kind and configuration (fit(loss="mse", optimizer="sgd") builds new ones per
+    # call); the learning rate is left out: it comes in as a scalar, as every number the rule reads
+    opt_config = {k: v for k, v in _config(step.opt).items() if k != "lr"} if builtin(step.opt) else id(step.opt)
+    key = (type(step.loss), repr(_config(step.loss)), type(step.opt), repr(opt_config), model.dtype,
+           model.backend.spec, tuple((n, id(layer), layer.trainable) for n, layer in model.nodes.items()))
     kept = _KEPT.setdefault(model, {})
     found = kept.get(key)
-    if found is None or found.loss is not step.loss or found.opt is not step.opt:
+    if found is None:
         kept.clear()  # one at a time: an old optimizer's trace is not kept alive
         found = kept[key] = Compiled(step)
     else:
         found.step = step  # (the traced functions call it through the holder; same structure)
     return found
+
+
+def _config(part: Any) -> Any:
+    config = getattr(part, "config", None)
+    return config() if callable(config) else id(part)
 
 
 def has_compiler(backend: Any) -> bool:

@@ -97,6 +97,10 @@ def test_a_short_last_batch_compiles_once_across_epochs_and_fits(request, capsys
     model.fit(X, y, epochs=2, batch_size=28, verbose=1, compile="auto")  # same loss and optimizer objects
     assert "compiled" not in capsys.readouterr().out
     assert (compiled.one._cache_size(), compiled.gathered._cache_size()) == sizes
+    # names make a new loss and optimizer per fit: the same kind and options need no new trace
+    model.fit(X, y, loss="softmax_cross_entropy", optimizer="adam", epochs=1, batch_size=28, verbose=1)
+    assert "compiled" not in capsys.readouterr().out
+    assert next(iter(anynet.step._KEPT[model].values())) is compiled
 
 
 def test_dropout_alone_still_draws_itself():

@@ -186,3 +186,16 @@ def test_a_stream_of_batches_and_the_metrics_agree_compiled(request):
     np.testing.assert_allclose(h_got["loss"], h_ref["loss"], rtol=1e-12)
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-12, err_msg=k)
+
+
+def test_a_checkpoint_of_a_compiled_fit_resumes_exactly(request, tmp_path):
+    load_backend("jax", request.config)
+    X, y = _data()
+    _, ref = _train("numpy", OPTIMIZERS["adam"], False, epochs=4)
+    model, _ = _train("jax", OPTIMIZERS["adam"], "auto", epochs=2)
+    model.save(tmp_path / "half.safetensors")  # the optimizer state the compiled steps left, and the generators
+    resumed = anynet.load(tmp_path / "half.safetensors", backend="jax")
+    resumed.fit(X, y, epochs=2, batch_size=28, verbose=0)
+    assert resumed.optimizer.iterations == 32
+    for k, v in ref.items():
+        np.testing.assert_allclose(anynet.to_numpy(resumed.state_dict()[k]), v, rtol=0, atol=1e-12, err_msg=k)

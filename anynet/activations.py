@@ -141,10 +141,10 @@ def relu(x: Array) -> Array:
 
 
 def _relu_vjp(x: Array, y: Array, dy: Array) -> Array:
-    # derivative 0 at x = 0, as PyTorch and Keras; a multiply by the 0/1 mask is several times
-    # faster than `where` on NumPy
-    xp = namespace_of(x)
-    return dy * xp.astype(x > 0, dy.dtype)
+    # derivative 0 at x = 0, as PyTorch and Keras. y = max(x, 0) ≥ 0, so sign(y) is the 0/1 mask
+    # itself, in dy's dtype: two operations (no comparison cast to floats), and on NumPy about
+    # twice as fast as `where(x > 0, dy, 0)`
+    return dy * namespace_of(y).sign(y)
 
 
 def _leaky_relu(alpha: float = 0.01) -> ActivationFn:

@@ -351,9 +351,12 @@ class Optimizer:
                 f"e.g. optimizer=anynet.optim.{name}(lr=...), or a name such as {name.lower()!r}")
         self._owner = weakref.ref(owner)
         backend = getattr(owner, "backend", None)
-        if backend is not None and self.state:  # (to_device returns an array already there as it is)
-            self.state = {path: {slot: to_device(a, backend) for slot, a in st.items()}
-                          for path, st in self.state.items()}
+        state = self.state
+        if backend is not None and state:  # (to_device returns an array already there as it is)
+            moved = {path: {slot: to_device(a, backend) for slot, a in st.items()} for path, st in state.items()}
+            # replaced only when something moved: a new state is laid out in flat buffers again
+            if any(a is not state[path][slot] for path, st in moved.items() for slot, a in st.items()):
+                self.state = moved
 
     def __getstate__(self) -> dict[str, Any]:
         # a copy belongs to no model yet (a weak reference does not pickle), the ops cache holds modules,
@@ -582,9 +585,9 @@ class Optimizer:
             c = sc["clip_value"]
             grads = [xp.clip(g, -c, c) for g in grads]
         if "clip_norm" in sc:
-            total = xp.sum(grads[0] * grads[0])
+            total = xp.vecdot(grads[0], grads[0])  # (flat: one dot product per buffer, no g² array)
             for g in grads[1:]:
-                total = total + xp.sum(g * g)
+                total = total + xp.vecdot(g, g)
             # a 0-d array: no device synchronisation
             scale = xp.minimum(sc["clip_norm"] / (xp.sqrt(total) + 1e-6), 1.0)
             grads = [ops.mul_(g, scale) for g in grads]

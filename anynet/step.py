@@ -129,10 +129,18 @@ class TrainingStep:
         params, opt_state = self.pure.update(state["params"], grads, state["opt"], state["scalars"])
         return {"params": dict(params), "buffers": buffers, "opt": opt_state, "scalars": state["scalars"]}, value, out
 
-    def eager(self, batch: tuple[Array, Array], draws: Mapping[str, Array]) -> tuple[Array, Array]:
+    def eager(self, batch: tuple[Array, Array], draws: Mapping[str, Array], dp: Any = None,
+              where: tuple[int, int] = (0, 0)) -> tuple[Array, Array]:
         """The same step on the live model, eagerly: the state is the layers' own arrays (updated in
-        place where the backend allows), so nothing is gathered or stored per step. ``(loss, outputs)``."""
-        value, out = self._backward(batch, draws)
+        place where the backend allows), so nothing is gathered or stored per step. ``(loss, outputs)``.
+
+        With ``dp`` (:class:`~anynet.distributed.DataParallel`) the batch is this process's rows
+        ``where = (offset, total)`` of a global batch: the gradients and the loss are summed over the
+        processes before the one update (Dropout draws the global batch's mask itself, inside the shard)."""
+        if dp is None:
+            value, out = self._backward(batch, draws)
+        else:
+            out, value = dp.step(self.model, self.loss, batch[0], batch[1], self.slots, *where)
         self.opt.apply(self.slots)
         return value, out
 
@@ -377,7 +385,7 @@ class Runner:
     """
 
     def __init__(self, model: Any, loss: Any, opt: Any, mode: Any, *, where: str, verbose: int = 0,
-                 data_parallel: bool = False) -> None:
+                 data_parallel: Any = None) -> None:
         from .errors import ConfigError
 
         if not any(mode is m for m in MODES):
@@ -387,14 +395,14 @@ class Runner:
             raise ConfigError(f"{where}: compile=True, but the {backend.name} backend has no compiler here (only "
                               "JAX's jax.jit is used); train on JAX (model.to('jax')) or pass compile='auto' "
                               "(eager where there is no compiler)")
-        if mode is True and data_parallel:
+        if mode is True and data_parallel is not None:
             raise ConfigError(f"{where}: compile=True does not apply to data-parallel training (comm=) yet; "
                               "pass compile='auto' or False")
-        self.where, self.verbose = where, verbose
+        self.where, self.verbose, self.dp = where, verbose, data_parallel
         self.step = TrainingStep(model, loss, opt)
         self.compiled: Compiled | None = None
         self.reported = False
-        if mode is False or data_parallel or not has_compiler(backend):
+        if mode is False or data_parallel is not None or not has_compiler(backend):
             return
         custom = [type(o).__name__ for o in (loss, opt, *model.nodes.values()) if not builtin(o)]
         if mode == "auto" and custom:
@@ -534,12 +542,16 @@ class Runner:
         values: list[Any] = []
         sizes: list[int] = []
         last = None
-        dropping = bool(step.dropouts)
+        dropping, dp = bool(step.dropouts), self.dp
         for xb, yb in batches:
             if per_batch:
                 hooks.on_batch_begin(model, tstate.step, {})
-            rows = n_rows(xb)
-            value, out = step.eager((xb, yb), step.send(step.draw(rows)) if dropping else {})
+            if dp is None:
+                rows = n_rows(xb)
+                value, out = step.eager((xb, yb), step.send(step.draw(rows)) if dropping else {})
+            else:  # this process's rows of a global batch of ``rows``
+                offset, rows = batches.current
+                value, out = step.eager((xb, yb), {}, dp, (offset, rows))
             values.append(value)
             sizes.append(rows)
             for m in mets:

@@ -193,8 +193,7 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
                              cb.ProgressBar(verbose), *callbacks])
     state = compile_state(model, where, loss, optimizer, metrics)
     assert state.loss is not None and state.optimizer is not None  # compile_state refused a fit without them
-    runner = Runner(model, state.loss, state.optimizer, compile, where=where, verbose=verbose,
-                    data_parallel=dp is not None)
+    runner = Runner(model, state.loss, state.optimizer, compile, where=where, verbose=verbose, data_parallel=dp)
     if seed is not None:
         model.rng = as_generator(seed)
     batches, val = training_batches(model, X, y, batch_size=batch_size, shuffle=shuffle, batching=batching,
@@ -259,53 +258,19 @@ def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.Ca
     ``dp`` the batches are this process's slices (``batches.current`` says where each sits) and the
     gradients, losses and metrics are summed over the processes. ``last`` is given the epoch's last
     batch. A pass that gives no batch raises :class:`~anynet.InputError` (there is no loss to report).
-    Without ``dp`` the steps are ``runner``'s (:class:`anynet.step.Runner`: eager or compiled; default eager)."""
+    The steps are ``runner``'s (:class:`anynet.step.Runner`: eager or compiled; default eager), the one
+    training step of :mod:`anynet.step` with or without ``dp``."""
     state = model.train_state
     loss, opt, xp = state.loss, state.optimizer, model.backend.xp
     mets = [metrics_mod.get(m, loss=loss) for m in state.metrics]
-    if dp is None:
-        runner = runner if runner is not None else Runner(model, loss, opt, False, where=where)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NonFiniteCheck reports instead
-            values, sizes, final = runner.epoch(batches, hooks, mets, state)
-        if not values:
-            _no_batches(batches, state.epoch, where)
-        if last is not None:
-            last.batch = final
-        state.step_losses = to_numpy(xp.concat([xp.reshape(v, (-1,)) for v in values])).astype(np.float64)
-        with np.errstate(invalid="ignore", over="ignore"):
-            logs = {"loss": float(np.dot(state.step_losses, sizes) / max(sum(sizes), 1))}
-        logs.update({m.name: m.result() for m in mets})
-        return logs
-    # (path, param dict, grad dict, key) for every trainable parameter: built once, not per step; a frozen
-    # layer's parameters are never handed to the optimizer (so no update, no weight decay, no state)
-    slots = [(f"{n}.{k}", layer.params, layer.grads, k) for n, layer in model.nodes.items() if layer.trainable
-             for k in layer.params]
-    values, sizes, per_batch = [], [], hooks.per_batch
+    runner = runner if runner is not None else Runner(model, loss, opt, False, where=where, data_parallel=dp)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NonFiniteCheck reports instead
-        for xb, yb in batches:
-            if per_batch:
-                hooks.on_batch_begin(model, state.step, {})
-            if dp is None:
-                out, back = model.forward(xb, training=True, need_dx=False)
-                value, lback = loss.compute(out, yb)
-                back(lback())
-                sizes.append(n_rows(xb))
-            else:
-                offset, total = batches.current  # type: ignore[attr-defined]
-                out, value = dp.step(model, loss, xb, yb, slots, offset, total)
-                sizes.append(total)
-            opt.apply(slots)
-            values.append(value)
-            for m in mets:
-                m.update(out, yb)
-            if per_batch:
-                hooks.on_batch_end(model, state.step, {"loss": value, "size": sizes[-1]})
-            state.step += 1
+        values, sizes, final = runner.epoch(batches, hooks, mets, state)
     if not values:
         _no_batches(batches, state.epoch, where)
     if last is not None:
-        last.batch = (xb, yb)  # the loop's last: nothing is kept per step
-    state.step_losses = to_numpy(xp.stack(values)).astype(np.float64)
+        last.batch = final  # the loop's last: nothing is kept per step
+    state.step_losses = to_numpy(xp.concat([xp.reshape(v, (-1,)) for v in values])).astype(np.float64)
     if dp is not None:  # (the step losses are the global batches': summed with the gradients)
         dp.reduce_metrics(mets)
     with np.errstate(invalid="ignore", over="ignore"):

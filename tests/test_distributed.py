@@ -430,3 +430,36 @@ def test_nccl_on_two_gpus_gives_the_weights_of_one(tmp_path):
     got = np.load(tmp_path / "weights0.npz")
     for k, v in single.state_dict().items():
         np.testing.assert_allclose(got[k], anynet.to_numpy(v), rtol=0, atol=1e-12, err_msg=k)
+
+
+
+def test_data_parallel_and_plain_fit_run_the_one_training_step(monkeypatch):
+    """train_epoch with and without a DataParallel goes through anynet.step.TrainingStep (written once):
+    with one, the step hands it this process's rows and their place in the global batch."""
+    import anynet.step
+    from anynet import callbacks, training
+
+    calls = []
+    eager = anynet.step.TrainingStep.eager
+
+    def counted(self, batch, draws, dp=None, where=(0, 0)):
+        calls.append((dp is not None, where))
+        return eager(self, batch, draws)  # (one process: its own gradients are the sums)
+
+    class OneProcess:  # what train_epoch asks of a DataParallel
+        def step(self, *args):
+            raise AssertionError("not reached: counted() runs the plain step")
+
+        def reduce_metrics(self, metrics):
+            pass
+
+    class Batches(list):
+        current = (0, 10)
+
+    monkeypatch.setattr(anynet.step.TrainingStep, "eager", counted)
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    model = anynet.Sequential([anynet.layers.Dense(3, 1)], seed=0)
+    model.fit(X, X[:, 0], loss="mse", optimizer="sgd", batch_size=10, verbose=0)
+    batches = Batches([(model.backend.asarray(X[:10]), model.backend.asarray(X[:10, :1]))])
+    training.train_epoch(model, batches, callbacks.CallbackList([]), OneProcess())
+    assert calls == [(False, (0, 0))] * 2 + [(True, (0, 10))]

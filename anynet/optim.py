@@ -180,7 +180,7 @@ class _Group:
     """The parameters of one dtype, laid end to end in one flat buffer: the decayed ones (2 or more
     dimensions) first, so weight decay and l1 touch the slice ``[:head]`` (a view: no kernel)."""
 
-    __slots__ = ("dtype", "entries", "head", "paths", "size")
+    __slots__ = ("_keys", "dtype", "entries", "head", "paths", "size")
 
     def __init__(self, dtype: str, entries: list[tuple[str, int, int, tuple[int, ...]]], head: int) -> None:
         self.dtype = dtype
@@ -190,9 +190,14 @@ class _Group:
         #: how many leading entries of the buffer are decayed
         self.head = head
         self.size = entries[-1][2] if entries else 0
+        self._keys: dict[str, str] = {}
 
     def key(self, slot: str) -> str:
-        return f"flat/{self.dtype}/{slot}"
+        """The state key of ``slot``'s buffer: ``"flat/<dtype>/<slot>"``."""
+        key = self._keys.get(slot)
+        if key is None:
+            key = self._keys[slot] = f"flat/{self.dtype}/{slot}"
+        return key
 
 
 def _layout_of(params: Mapping[str, Array]) -> list[_Group]:
@@ -214,8 +219,9 @@ def _layout_of(params: Mapping[str, Array]) -> list[_Group]:
 
 
 def _flatten(xp: Any, arrays: list[Array]) -> Array:
-    """The arrays laid end to end in one new 1-D array (one operation)."""
-    return xp.concat([xp.reshape(a, (-1,)) for a in arrays])
+    """The arrays laid end to end in one new 1-D array (one operation: the standard's concat with
+    ``axis=None`` flattens them itself)."""
+    return xp.concat(arrays, axis=None)
 
 
 def _unflatten(xp: Any, flat: Array, group: _Group) -> dict[str, Array]:
@@ -491,12 +497,17 @@ class Optimizer:
             st = dict(state)
             sc = self._scalars(self.iterations, float(lr))
             return self.rule(p, g, st, sc, ops, size if decay else 0)
-        groups = self._groups(params)
+        return self._update(self._groups(params), params, grads, state, scalars)
+
+    def _update(self, groups: list[_Group], params: Mapping[str, Array], grads: Mapping[str, Array],
+                state: dict[str, Array], scalars: Mapping[str, Any], shown: bool = False
+                ) -> tuple[dict[str, Array], dict[str, Array]]:
+        # shown: the caller checked that the parameters are the views last handed out
         new_params: dict[str, Array] = {}
         new_state = dict(state)
         flat_grads = []
         for group in groups:
-            g = grads.get(group.key("grads")) if group.key("grads") in grads else None
+            g = grads.get(group.key("grads"))
             if g is None:
                 g = _flatten(_ops_of(params[group.paths[0]]).xp, [grads[path] for path in group.paths])
             flat_grads.append(g)
@@ -510,7 +521,7 @@ class Optimizer:
                 flat_p = state[pkey]
                 cached = self._param_views.get(group.dtype)
                 views = cached[1] if cached is not None and cached[0] is flat_p else None
-                if views is None or any(params[path] is not views[path] for path in group.paths):
+                if views is None or not (shown or all(params[path] is views[path] for path in group.paths)):
                     flat_p = new_state[pkey] = _flatten(xp, [params[path] for path in group.paths])
                     views = _unflatten(xp, flat_p, group)
             else:
@@ -620,19 +631,36 @@ class Optimizer:
         params = {path: pd[key] for path, pd, _, key in slots}
         grads = {path: gd[key] for path, _, gd, key in slots}
         sc = self.scalars(self.iterations)
-        flat, groups = self._flat, self._groups(params)
+        flat = self._flat
+        # the parameters are still the views last handed out: same shapes and dtypes, the layout holds
+        views_ok = flat is not None and self._shown_views(params)
+        groups = self._flat_groups if views_ok else self._groups(params)
         shown = self.__dict__.get("state")
         if flat is None or groups is not self._flat_groups or (shown is not None and shown is not self._flat_views):
             # first step, other parameters, or a state set from outside (load_state_dict, claim): lay it out
             state = self.state
             self._orphans = {path: st for path, st in state.items() if path not in params}
             flat, self._flat_groups, self._flat_views = self._build(params, state), groups, None
-            self._flat = flat
-        new_params, new_state = self.update(params, grads, flat, sc)
+            self._flat, views_ok = flat, False
+        new_params, new_state = self._update(groups or [], params, grads, flat, sc, shown=views_ok)
         for path, pd, _, key in slots:
             pd[key] = new_params[path]
         self._adopt(new_state)
         self.iterations += 1
+
+    def _shown_views(self, params: Mapping[str, Array]) -> bool:
+        """Whether every parameter is the view of a flat buffer that :meth:`update` last handed out."""
+        groups, cached = self._flat_groups, self._param_views
+        if not groups or len(cached) != len(groups):
+            return False
+        for group in groups:
+            views = cached[group.dtype][1]
+            if len(views) != len(group.paths):
+                return False
+            for path, view in views.items():
+                if params.get(path) is not view:
+                    return False
+        return len(params) == sum(len(g.paths) for g in groups)
 
     def _adopt(self, new_state: dict[str, Array]) -> None:
         old, self._flat = self._flat, new_state

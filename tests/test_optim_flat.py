@@ -235,3 +235,22 @@ def test_scalars_read_the_hyper_parameters_now():
     with pytest.raises(anynet.ConfigError, match="learning rate at step 2 is nan"):
         opt.scalars(2)
     assert sorted(optim.SGD(clip_norm=1.0).scalars(0)) == ["clip_norm", "l1", "lr", "momentum", "weight_decay"]
+
+
+def test_parameters_replaced_between_steps_are_taken(backend):
+    # a load_state_dict, EarlyStopping's restore or a user's assignment rebinds a layer's parameter: the
+    # next step must update the new values (laid out again), not the flat buffer's old ones
+    opt = optim.SGD(lr=0.5, momentum=0.5)
+    asarray = lambda v: backend.asarray(np.asarray(v, dtype="float64"), dtype="float64")  # noqa: E731
+    pd = {"W": asarray([[1.0, 2.0]]), "b": asarray([0.0])}
+    gd = {"W": asarray([[1.0, 1.0]]), "b": asarray([1.0])}
+    slots = [(k, pd, gd, k) for k in ("W", "b")]
+    opt.apply(slots)
+    opt.apply(slots)
+    pd["W"] = asarray([[10.0, 20.0]])   # same shape and dtype: the layout still holds
+    opt.apply(slots)
+    # velocity: 0.5, 0.75, 0.875 → W = 10 − 0.875
+    np.testing.assert_allclose(anynet.to_numpy(pd["W"]), [[9.125, 19.125]])
+    np.testing.assert_allclose(anynet.to_numpy(pd["b"]), [0.0 - 0.5 - 0.75 - 0.875])
+    opt.apply(slots)
+    np.testing.assert_allclose(anynet.to_numpy(pd["W"]), [[9.125 - 0.9375, 19.125 - 0.9375]])

@@ -41,7 +41,7 @@ from .batches import (
     x_batches,
 )
 from .distributed import DataParallel
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .losses import Loss
 from .losses import get as get_loss
 from .optim import Optimizer
@@ -161,7 +161,8 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
         shuffle: reshuffle every epoch with the model's host generator (default True); seed: re-seed it.
         validation_data / validation_split: data scored after every epoch: ``(X_val, y_val)`` or a
             re-iterable of batches; a split takes the last fraction of X before shuffling, as Keras.
-        metrics: names from :mod:`anynet.metrics` (``accuracy``, ``mae``, ``mse``, ``r2``) or one name.
+        metrics: names from :func:`anynet.metrics.names` (``accuracy``, ``f1_macro``, ``roc_auc``, ...),
+            :class:`~anynet.metrics.Metric` objects, or functions ``f(y_true, y_pred)`` (logged under their name).
         callbacks: :class:`~anynet.callbacks.Callback` objects, run after the built-in ones.
         verbose: 0 silent, 1 progress bar (one line per epoch off a terminal), 2 one line per epoch.
         batching: ``"epoch"`` (each sample once per epoch) or ``"wrap"`` (document 004's data layer).
@@ -193,6 +194,7 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
                              cb.ProgressBar(verbose), *callbacks])
     state = compile_state(model, where, loss, optimizer, metrics)
     assert state.loss is not None and state.optimizer is not None  # compile_state refused a fit without them
+    _check_metrics(model, state, dp, where)
     runner = Runner(model, state.loss, state.optimizer, compile, where=where, verbose=verbose, data_parallel=dp)
     if seed is not None:
         model.rng = as_generator(seed)
@@ -237,6 +239,17 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
         dp.close()
     hooks.on_train_end(model)
     return history
+
+
+def _check_metrics(model: Any, state: TrainState, dp: DataParallel | None, where: str) -> None:
+    """Refuse, before the first step, a metric that does not fit the model's outputs, or one that needs
+    every output at once (ROC-AUC, a function) under data-parallel, where only sums travel."""
+    for m in (metrics_mod.get(k, loss=state.loss) for k in state.metrics):
+        m.check_outputs(model.out_features)
+        if dp is not None and dp.size > 1 and not m.summable:
+            raise ConfigError(f"{where}: metric {m.name!r} is computed from every output at once, so it cannot be "
+                              f"summed over {dp.size} processes; leave it out of metrics= (compute it after fit on "
+                              "one process)")
 
 
 def _refuse_dask(X: Any, where: str) -> None:

@@ -434,3 +434,12 @@ def test_roc_auc_of_many_float32_scores_is_exact(backend):
     for rows in np.array_split(np.arange(n), 3):
         m.update(backend.asarray(scores[rows], dtype="float32"), backend.asarray(y[rows].astype(np.float32)))
     assert abs(m.result() - sk.roc_auc_score(y, scores[:, 0])) <= TOL
+
+
+def test_a_metric_that_does_not_fit_the_outputs_is_refused_before_the_first_step():
+    g = np.random.default_rng(0)
+    X, y = g.standard_normal((30, 4)), np.arange(30) % 3
+    net = anynet.Sequential([Dense(4, 3)], seed=0)
+    with pytest.raises(anynet.ConfigError, match="'f1' is the score of class 1 of two classes"):
+        net.fit(X, y, loss="softmax_cross_entropy", optimizer="sgd", metrics=["f1"], verbose=0)
+    assert net.train_state.step == 0  # refused before training, not after the first step

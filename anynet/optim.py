@@ -245,6 +245,13 @@ def _ops_of(x: Array) -> Ops:
     return ops
 
 
+def _flat_backend(params: Mapping[str, Array]) -> bool:
+    """Whether the parameters' arrays are writeable, where the flat buffers pay (views, in place)."""
+    for p in params.values():
+        return _ops_of(p).writeable
+    return True
+
+
 def _is_zero(value: Any) -> bool:
     """True for a host number equal to 0 (a traced or 0-d array scalar is never skipped)."""
     return isinstance(value, (int, float)) and value == 0
@@ -442,7 +449,7 @@ class Optimizer:
         self._adopt(dict(state))
 
     def _build(self, params: Mapping[str, Array], per_path: Mapping[str, Mapping[str, Array]]) -> dict[str, Array]:
-        if self._legacy():  # per parameter, as the per-parameter update keeps it
+        if self._legacy() or not _flat_backend(params):  # per parameter (JAX: see _update_per_parameter)
             return {f"{path}/{slot}": per_path[path][slot] if slot in per_path.get(path, {})
                     else namespace_of(p).zeros_like(p) for path, p in params.items() for slot in self.slots}
         out: dict[str, Array] = {}
@@ -503,6 +510,8 @@ class Optimizer:
                 state: dict[str, Array], scalars: Mapping[str, Any], shown: bool = False
                 ) -> tuple[dict[str, Array], dict[str, Array]]:
         # shown: the caller checked that the parameters are the views last handed out
+        if not _flat_backend(params):
+            return self._update_per_parameter(params, grads, state, scalars)
         new_params: dict[str, Array] = {}
         new_state = dict(state)
         flat_grads = []
@@ -541,6 +550,41 @@ class Optimizer:
                     self._param_views[group.dtype] = (flat_p, views)
             new_params.update(views)
         return new_params, new_state
+
+    def _update_per_parameter(self, params: Mapping[str, Array], grads: Mapping[str, Array],
+                              state: dict[str, Array], scalars: Mapping[str, Any]
+                              ) -> tuple[dict[str, Array], dict[str, Array]]:
+        """The same rule parameter by parameter, for immutable arrays (JAX): there a flat buffer
+        would cost a concatenation and slices every step, which XLA does not fuse away (measured:
+        10x slower compiled steps on wide nets), while a compiled step fuses the per-parameter
+        updates anyway. State keys ``"<path>/<slot>"``."""
+        paths = list(params)
+        ops: Any = _ops_of(params[paths[0]]) if paths else None
+        gs = self._clip_each([grads[path] for path in paths], scalars, ops)
+        new_params, new_state = {}, dict(state)
+        for path, g in zip(paths, gs):
+            p = params[path]
+            size = _size(p)
+            head = size if len(p.shape) >= 2 else 0
+            g = self._coupled(g, p, scalars, ops, head, size)
+            st = {slot: state[f"{path}/{slot}"] for slot in self.slots}
+            new_params[path], st = self.rule(p, g, st, scalars, ops, head)
+            for slot in self.slots:
+                new_state[f"{path}/{slot}"] = st[slot]
+        return new_params, new_state
+
+    def _clip_each(self, grads: list[Array], sc: Mapping[str, Any], ops: Any) -> list[Array]:
+        if ops is None or ("clip_value" not in sc and "clip_norm" not in sc):
+            return grads
+        xp = ops.xp
+        if "clip_value" in sc:
+            c = sc["clip_value"]
+            grads = [xp.clip(g, -c, c) for g in grads]
+        if "clip_norm" in sc:
+            total = xp.sqrt(sum(xp.sum(g * g) for g in grads))
+            scale = xp.minimum(sc["clip_norm"] / (total + 1e-6), 1.0)
+            grads = [g * scale for g in grads]
+        return grads
 
     def flat_gradients(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> dict[str, Array]:
         """The gradients laid out as :meth:`update` lays them out (one 1-D array per dtype, one
@@ -680,6 +724,9 @@ class Optimizer:
             for group in groups:
                 if not self.slots:
                     state.update({path: {} for path in group.paths})
+                    continue
+                if group.key(self.slots[0]) not in flat:  # kept per parameter (JAX)
+                    state.update({path: {slot: flat[f"{path}/{slot}"] for slot in self.slots} for path in group.paths})
                     continue
                 xp = _ops_of(flat[group.key(self.slots[0])]).xp
                 per_slot = {slot: _unflatten(xp, flat[group.key(slot)], group) for slot in self.slots}

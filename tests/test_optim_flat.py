@@ -254,3 +254,19 @@ def test_parameters_replaced_between_steps_are_taken(backend):
     np.testing.assert_allclose(anynet.to_numpy(pd["b"]), [0.0 - 0.5 - 0.75 - 0.875])
     opt.apply(slots)
     np.testing.assert_allclose(anynet.to_numpy(pd["W"]), [[9.125 - 0.9375, 19.125 - 0.9375]])
+
+
+def test_on_jax_the_update_concatenates_nothing(request):
+    # immutable arrays have no views: a flat buffer would be a concatenation and slices in every compiled step,
+    # which XLA on the CPU does not fuse away (measured: 784-1024-1024-10 Adam 38.8 ms flat, 7.5 ms per parameter)
+    load_backend("jax", request.config)
+    import jax
+
+    jnp = anynet.get_backend("jax").xp
+    params = {"W": jnp.ones((4, 3)), "b": jnp.ones(3)}
+    for opt in (optim.SGD(lr=0.1, momentum=0.9, weight_decay=1e-3, clip_norm=1.0), optim.AdamW(clip_value=0.5)):
+        state = opt.init(params)
+        assert sorted(state) == sorted(f"{p}/{s}" for p in params for s in opt.slots)
+        sc = {k: jnp.asarray(v) for k, v in opt.scalars(0).items()}
+        jaxpr = str(jax.make_jaxpr(opt.update)(params, params, state, sc))
+        assert "concatenate" not in jaxpr, f"{type(opt).__name__}: the compiled update concatenates"

@@ -157,7 +157,22 @@ def prepare_x(model: Any, X: Any, where: str, *, fitting: bool = False, by_rows:
     that would be converted or copied whole comes back as :class:`HostRows`, served batch by batch."""
     if _is_frame(X):
         X = _frame_values(model, X, where, fitting)
-    return model.each_input(X, where, lambda v, what, width: _prepare_one(model, v, where, what, width, by_rows))
+    ids = _id_readers(model)
+    return model.each_input(X, where, lambda v, what, width: _prepare_one(model, v, where, what, width, by_rows,
+                                                                          ids.get(what, ())))
+
+
+def _id_readers(model: Any) -> dict[str, list[Any]]:
+    """``{what: layers}`` for the inputs (named as ``each_input`` names them) that only layers taking
+    category ids read (those with ``check_ids``, e.g. Embedding): their values are checked as ids."""
+    names = list(model.inputs)
+    out = {}
+    for name in names:
+        readers = [(model.nodes[n], e) for n, e in model.edges.items()
+                   if e == name or (not isinstance(e, str) and name in e)]
+        if readers and all(e == name and hasattr(layer, "check_ids") for layer, e in readers):
+            out["X" if len(names) == 1 else f"X[{name!r}]"] = [layer for layer, _ in readers]
+    return out
 
 
 def _is_frame(x: Any) -> bool:
@@ -195,8 +210,22 @@ def _frame_values(model: Any, frame: Any, where: str, fitting: bool) -> np.ndarr
     return np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
 
 
-def _prepare_one(model: Any, X: Any, where: str, what: str, width: int, by_rows: bool = False) -> Array:
+def _prepare_one(model: Any, X: Any, where: str, what: str, width: int, by_rows: bool = False,
+                 id_readers: Any = ()) -> Array:
     X = as_host_array(X, where, what)
+    if id_readers:
+        # category ids, integers or whole floats: checked once here (on the host for NumPy data, one
+        # read for a device array), then held in the model's dtype, exact where check_ids allows them
+        for layer in id_readers:
+            layer.check_ids(X, f"{where}: {what}")
+        xp = backend_of(X).xp
+        if len(tuple(X.shape)) == 1:
+            X = xp.reshape(X, (-1, 1))
+        if not isinstance(X, np.ndarray):
+            if backend_of(X) != model.backend:
+                raise_mismatch(where, what, backend_of(X), model.backend)
+            return xp.astype(X, model.backend.dtype(model.dtype))
+        return model.backend.asarray(X, dtype=model.dtype, copy=False)
     if isinstance(X, np.ndarray):
         check_features(X, where=where, width=width, what=what)
         if model.dtype == "float32" and X.dtype == np.float64:

@@ -345,3 +345,21 @@ def test_gradcheck_holds_integer_ids_fixed():
         gradcheck(layer, ids)  # ids are not differentiable: wrt_inputs=True asks for float64 inputs
     with pytest.raises(InputError, match="gradcheck needs float64 input and parameters, got float32"):
         gradcheck(Embedding(5, 3, seed=0), ids, wrt_inputs=False)
+
+
+def test_fit_and_predict_take_integer_ids_checked_before_training():
+    """Integer category ids go into fit, evaluate and predict as they are (checked once per data set, held in
+    the model's dtype); a bad id is named, with its row, before any step."""
+    ids = np.arange(60) % 7
+    y = (ids % 2).astype(np.float64)
+    model = anynet.Sequential([Embedding(7, 3), Dense(3, 1)], seed=0, dtype="float64")
+    model.fit(ids, y, loss="bce_logits", optimizer=anynet.optim.Adam(lr=0.05), epochs=40, batch_size=20, verbose=0)
+    assert model.evaluate(ids, y, metrics=["accuracy"])["accuracy"] == 1.0
+    as_floats = model.predict(ids.astype(np.float64))
+    np.testing.assert_array_equal(model.predict(ids), as_floats)
+    bad = ids.copy()
+    bad[3] = -1
+    fresh = anynet.Sequential([Embedding(7, 3), Dense(3, 1)], seed=0)
+    with pytest.raises(InputError, match=r"category id -1 at row 3 is outside \[0, 7\)"):
+        fresh.fit(bad, y, loss="bce_logits", optimizer="adam", verbose=0)
+    assert fresh.train_state.step == 0

@@ -304,7 +304,12 @@ def test_a_memmap_is_not_copied_whole_to_another_backend(backend, tmp_path, monk
     assert served and max(served) <= 32  # only a batch's rows ever leave the host at once
     ref = _model(backend=backend)
     _fit(ref, X, y)
-    _same(_weights(model), _weights(ref))
+    if backend.name == "jax":  # compiled: in-memory batches are taken inside the scan, a memmap's stacked
+        # outside it, two XLA programs whose sums may round apart in the last bit
+        for k, w in _weights(model).items():
+            np.testing.assert_allclose(w, _weights(ref)[k], rtol=1e-12, atol=1e-12, err_msg=k)
+    else:
+        _same(_weights(model), _weights(ref))
     out = model.predict(Xm)
     assert isinstance(out, np.ndarray)
     np.testing.assert_allclose(out, model.predict(X), rtol=1e-12, atol=1e-12)

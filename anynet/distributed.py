@@ -120,7 +120,7 @@ class LocalComm:
     def Dup(self) -> LocalComm:  # noqa: N802
         return self
 
-    def Ibarrier(self) -> _Done:  # noqa: N802
+    def Ibarrier(self) -> Any:  # noqa: N802 - a request whose Test() is True at once
         """A barrier of one process: done at once."""
         return _Done()
 

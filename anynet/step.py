@@ -13,8 +13,8 @@ comes out as arrays:
 
 The step counter stays an int on the host (:class:`anynet.training.TrainState`). Because nothing
 else is read or written, the same function runs eagerly (NumPy, CuPy, torch, array-api-strict: the
-optimizer updates in place where it can) and compiled by ``jax.jit`` (:mod:`anynet.compile`),
-where the state's buffers are donated and several steps go in one ``jax.lax.scan``.
+optimizer updates in place where it can) and compiled by ``jax.jit``, where the state's buffers are
+donated and several steps go in one ``jax.lax.scan`` (:class:`Runner` drives either).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .layers.dropout import Dropout
 Array = Any
 State = dict[str, dict[str, Any]]
 
-__all__ = ["TrainingStep"]
+__all__ = ["Runner", "TrainingStep"]
 
 
 class TrainingStep:

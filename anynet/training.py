@@ -271,7 +271,7 @@ def train_epoch(model: Any, batches: Iterable[tuple[Array, Array]], hooks: cb.Ca
     ``dp`` the batches are this process's slices (``batches.current`` says where each sits) and the
     gradients, losses and metrics are summed over the processes. ``last`` is given the epoch's last
     batch. A pass that gives no batch raises :class:`~anynet.InputError` (there is no loss to report).
-    The steps are ``runner``'s (:class:`anynet.step.Runner`: eager or compiled; default eager), the one
+    The steps are ``runner``'s (``anynet.step.Runner``: eager or compiled; default eager), the one
     training step of :mod:`anynet.step` with or without ``dp``."""
     state = model.train_state
     loss, opt, xp = state.loss, state.optimizer, model.backend.xp
@@ -303,7 +303,7 @@ def _no_batches(batches: Any, epoch: int, where: str) -> None:
 
 
 class LastBatch:
-    """The last training batch of an epoch, and :meth:`__call__`: whether the model's outputs and loss on
+    """The last training batch of an epoch, and ``__call__``: whether the model's outputs and loss on
     it are finite now, after the epoch's last step (whose own loss was computed before its update).
 
     Called by :class:`~anynet.callbacks.NonFiniteCheck` once per epoch: one forward (inference mode: no

@@ -53,8 +53,8 @@ class Dropout(Layer):
         self.rng = as_generator(rng)
 
     def draw(self, shape: tuple[int, ...]) -> np.ndarray | None:
-        """This step's mask for an input of ``shape`` (n, d), drawn on the host from :attr:`rng`
-        exactly as :meth:`forward` draws it (same values, same generator position), as float64
+        """This step's mask for an input of ``shape`` (n, d), drawn on the host from ``rng``
+        exactly as ``forward`` draws it (same values, same generator position), as float64
         ``keep / (1 - p)``; None when nothing is dropped (``p == 0``). Data-parallel (inside
         :func:`anynet.shard.use`) the global batch's mask is drawn and this process's rows kept.
 

@@ -449,11 +449,12 @@ class Optimizer:
         self._adopt(dict(state))
 
     def _build(self, params: Mapping[str, Array], per_path: Mapping[str, Mapping[str, Array]]) -> dict[str, Array]:
+        groups = self._groups(params)  # the layout set_state and the state's views go by, on every backend
         if self._legacy() or not _flat_backend(params):  # per parameter (JAX: see _update_per_parameter)
             return {f"{path}/{slot}": per_path[path][slot] if slot in per_path.get(path, {})
                     else namespace_of(p).zeros_like(p) for path, p in params.items() for slot in self.slots}
         out: dict[str, Array] = {}
-        for group in self._groups(params):
+        for group in groups:
             first = params[group.paths[0]]
             ops = _ops_of(first)
             xp = ops.xp
@@ -469,7 +470,8 @@ class Optimizer:
         return out
 
     def _groups(self, params: Mapping[str, Array]) -> list[_Group]:
-        key = tuple((path, tuple(p.shape), p.dtype) for path, p in params.items())
+        # dtypes by name: a parameter moved to another library has dtypes that must not be compared
+        key = tuple((path, tuple(p.shape), dtype_name(p.dtype)) for path, p in params.items())
         cached = self._layout
         if cached is not None and cached[0] == key:
             return cached[1]

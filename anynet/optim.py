@@ -562,7 +562,7 @@ class Optimizer:
         updates anyway. State keys ``"<path>/<slot>"``."""
         paths = list(params)
         ops: Any = _ops_of(params[paths[0]]) if paths else None
-        gs = self._clip_each([grads[path] for path in paths], scalars, ops)
+        gs = self._clip([grads[path] for path in paths], scalars, ops)
         new_params, new_state = {}, dict(state)
         for path, g in zip(paths, gs):
             p = params[path]
@@ -574,19 +574,6 @@ class Optimizer:
             for slot in self.slots:
                 new_state[f"{path}/{slot}"] = st[slot]
         return new_params, new_state
-
-    def _clip_each(self, grads: list[Array], sc: Mapping[str, Any], ops: Any) -> list[Array]:
-        if ops is None or ("clip_value" not in sc and "clip_norm" not in sc):
-            return grads
-        xp = ops.xp
-        if "clip_value" in sc:
-            c = sc["clip_value"]
-            grads = [xp.clip(g, -c, c) for g in grads]
-        if "clip_norm" in sc:
-            total = xp.sqrt(sum(xp.sum(g * g) for g in grads))
-            scale = xp.minimum(sc["clip_norm"] / (total + 1e-6), 1.0)
-            grads = [g * scale for g in grads]
-        return grads
 
     def flat_gradients(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> dict[str, Array]:
         """The gradients laid out as :meth:`update` lays them out (one 1-D array per dtype, one
@@ -635,15 +622,19 @@ class Optimizer:
         return g
 
     def _clip(self, grads: list[Array], sc: Mapping[str, Any], ops: Any) -> list[Array]:
-        if ops is None or ("clip_value" not in sc and "clip_norm" not in sc):
+        """``grads`` (any shapes: flat buffers or per-parameter arrays) clipped elementwise to
+        ``±clip_value``, then scaled together to a global norm of at most ``clip_norm``; scaled
+        through ``ops`` (in place where writeable: the caller owns them). ``sc``: :meth:`_scalars`."""
+        if ops is None or not grads or ("clip_value" not in sc and "clip_norm" not in sc):
             return grads
         xp = ops.xp
         if "clip_value" in sc:
             c = sc["clip_value"]
             grads = [xp.clip(g, -c, c) for g in grads]
         if "clip_norm" in sc:
-            total = xp.vecdot(grads[0], grads[0])  # (flat: one dot product per buffer, no g² array)
-            for g in grads[1:]:
+            flat = [g if g.ndim == 1 else xp.reshape(g, (-1,)) for g in grads]
+            total = xp.vecdot(flat[0], flat[0])  # (one dot product per array, no g² array)
+            for g in flat[1:]:
                 total = total + xp.vecdot(g, g)
             # a 0-d array: no device synchronisation
             scale = xp.minimum(sc["clip_norm"] / (xp.sqrt(total) + 1e-6), 1.0)

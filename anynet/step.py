@@ -183,7 +183,7 @@ class _Bridge:
 
     def update(self, params: Mapping[str, Array], grads: Mapping[str, Array], state: Mapping[str, Array],
                scalars: Mapping[str, Any]) -> tuple[dict[str, Array], dict[str, Array]]:
-        from .optim import RebindOps
+        from .optim import Optimizer, RebindOps
 
         opt = self.opt
         paths = list(params)
@@ -193,7 +193,7 @@ class _Bridge:
         ops = RebindOps(xp)
         gs = [grads[p] for p in paths]
         if opt.clip_value is not None or opt.clip_norm is not None:
-            gs = opt._clip(gs, xp)
+            gs = opt._clip(gs, Optimizer._scalars(opt, 0, 0.0), ops)  # (its clip_value, clip_norm)
         coupled = opt.weight_decay and opt.coupled_decay
         saved = opt.iterations
         opt.iterations = scalars["iterations"]  # (an array while traced: the rules read it for t)

@@ -8,6 +8,7 @@ steps of ``fit`` the parameters, buffers and optimizer state must equal it withi
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -197,6 +198,51 @@ def test_a_per_parameter_subclass_of_a_builtin_still_runs():
     for k in a:
         np.testing.assert_allclose(a[k], b[k], rtol=0, atol=1e-15)
     assert sorted(mine.state_dict()) == ["W/m", "W/v", "b/m", "b/v"]
+
+
+class _PlainRule(Optimizer):
+    """A user's optimizer with only the per-parameter rule (no flat ``rule``): ``w -= lr·g``."""
+
+    slots = ()
+
+    def update(self, p, g, state, lr, ops, decay):
+        return ops.sub_(p, lr * g), state
+
+
+@pytest.mark.parametrize("clip", [{"clip_norm": 0.5}, {"clip_value": 0.3, "clip_norm": 0.5}])
+def test_a_per_parameter_rule_clips_like_the_builtins(backend, clip):
+    # its gradients are (3, 2) and (2,): one global norm over arrays of different shapes
+    g = np.random.default_rng(1)
+    grads = [{"W": 3 * g.standard_normal((3, 2)), "b": 3 * g.standard_normal(2)} for _ in range(4)]
+    mine, ref = _PlainRule(lr=0.1, **clip), Today("sgd", lr=0.1, **clip)
+    a = {k: backend.asarray(v, dtype="float64") for k, v in {"W": np.ones((3, 2)), "b": np.ones(2)}.items()}
+    b = {"W": np.ones((3, 2)), "b": np.ones(2)}
+    for gr in grads:
+        a = mine.step(a, {k: backend.asarray(v, dtype="float64") for k, v in gr.items()})
+        b = ref.step(b, {k: v.copy() for k, v in gr.items()})
+    for k in b:
+        np.testing.assert_allclose(anynet.to_numpy(a[k]), b[k], rtol=0, atol=1e-14)
+    assert not np.allclose(b["W"], 1 - 0.1 * sum(gr["W"] for gr in grads))  # (the clipping did change the steps)
+
+
+def test_a_per_parameter_rule_clips_in_a_compiled_step(request):
+    load_backend("jax", request.config)
+    g = np.random.default_rng(2)
+    X, y = g.standard_normal((48, 5)), g.integers(0, 3, 48)
+
+    def train(backend, opt, compile):
+        model = anynet.Sequential([Dense(5, 4, activation="relu"), Dense(4, 3)], seed=0, dtype="float64",
+                                  backend=backend)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (a compiled step that falls back to eager warns: here it fails)
+            model.fit(X, y, loss="softmax_cross_entropy", optimizer=opt, epochs=2, batch_size=16, verbose=0,
+                      compile=compile)
+        return {k: anynet.to_numpy(v) for k, v in model.parameters().items()}
+
+    ref = train("numpy", optim.SGD(lr=0.5, clip_norm=0.05, clip_value=0.02), False)
+    got = train("jax", _PlainRule(lr=0.5, clip_norm=0.05, clip_value=0.02), True)
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-12)
 
 
 def test_update_is_pure_and_traces_under_jax_jit(request):

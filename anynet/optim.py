@@ -625,7 +625,7 @@ class Optimizer:
         """``grads`` (any shapes: flat buffers or per-parameter arrays) clipped elementwise to
         ``±clip_value``, then scaled together to a global norm of at most ``clip_norm``; scaled
         through ``ops`` (in place where writeable: the caller owns them). ``sc``: :meth:`_scalars`."""
-        if ops is None or not grads or ("clip_value" not in sc and "clip_norm" not in sc):
+        if ops is None or ("clip_value" not in sc and "clip_norm" not in sc):
             return grads
         xp = ops.xp
         if "clip_value" in sc:

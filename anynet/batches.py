@@ -416,7 +416,7 @@ def training_batches(model: Any, X: Any, y: Any, *, batch_size: int, shuffle: bo
         return _stream_batches(model, X, y, batch_size=batch_size, shuffle=shuffle, batching=batching, steps=steps,
                                validation_data=validation_data, validation_split=validation_split, where=where)
     batch_size = BATCH_SIZE if batch_size is UNSET else batch_size
-    shuffle = SHUFFLE if shuffle is UNSET else shuffle
+    shuffle = check_shuffle(SHUFFLE if shuffle is UNSET else shuffle, where)
     if shard is not None and batch_size < shard[1]:
         raise InputError(f"{where}: batch_size={batch_size} is smaller than the number of processes ({shard[1]}); "
                          f"each process needs rows of every batch: give batch_size ≥ {shard[1]} (it counts the "
@@ -452,6 +452,31 @@ def training_batches(model: Any, X: Any, y: Any, *, batch_size: int, shuffle: bo
     val_batches = None if val is None else ArrayBatches(*val, batch_size=batch_size * 4, shuffle=False,
                                                         rng_of=lambda: None, backend=model.backend, shard=val_shard)
     return batches, val_batches
+
+
+def check_shuffle(shuffle: Any, where: str) -> Any:
+    """``fit``'s ``shuffle``: True, False, or an order function ``order(n)``; refused otherwise."""
+    if isinstance(shuffle, (bool, np.bool_)):
+        return bool(shuffle)
+    if callable(shuffle):
+        return shuffle
+    raise InputError(f"{where}: shuffle must be True (a new order every epoch from the model's generator), False, "
+                     f"or a function n -> order (a permutation of range(n)) called once per epoch, got {shuffle!r}")
+
+
+def epoch_order(shuffle: Any, rng_of: Any, n: int) -> np.ndarray:
+    """This epoch's order of the ``n`` rows: a permutation from the generator ``rng_of()``, or what the
+    order function ``shuffle(n)`` gives, checked to be a permutation of ``range(n)``."""
+    if not callable(shuffle):
+        return rng_of().permutation(n)
+    order = np.asarray(shuffle(n))
+    bad = order.shape != (n,) or order.dtype.kind not in "iu"
+    if not bad and n:
+        bad = int(order.min()) < 0 or int(order.max()) >= n or bool((np.bincount(order, minlength=n) != 1).any())
+    if bad:
+        raise InputError(f"fit: the shuffle function gave {str(order)[:80]} (shape {order.shape}, dtype {order.dtype}) "
+                         f"for n={n}; it must return a permutation of range({n}): each row index once, as integers")
+    return order
 
 
 def _training_batches(model: Any, Xd: Array, yd: Array, batch_size: int, shuffle: bool, batching: str,
@@ -596,7 +621,8 @@ class ArrayBatches:
             :class:`HostRows`, whose rows are gathered on the host and copied to the device per batch.
         batch_size: rows per batch; ``steps``: stop after this many batches (default: all).
         shuffle: draw a new order every epoch from ``rng_of()`` (a ``numpy.random.Generator``
-            asked for at the start of each epoch, so it may be replaced between epochs).
+            asked for at the start of each epoch, so it may be replaced between epochs), or an order
+            function ``shuffle(n)`` called at the start of each epoch (:func:`epoch_order`).
         min_batch: a last batch smaller than this is merged into the one before (BatchNorm needs 2).
         shard: ``(rank, size)``: yield only this process's slice of each global batch (the batches
             and their order are those without ``shard``; :func:`shard_span`).
@@ -632,7 +658,7 @@ class ArrayBatches:
 
     def __iter__(self) -> Iterator[tuple[Array, Array]]:
         if self.by_rows:
-            order = self.rng_of().permutation(self.n) if self.shuffle else None
+            order = epoch_order(self.shuffle, self.rng_of, self.n) if self.shuffle else None
             yield from _served(self, order)
             return
         X, y, xp = self.X, self.y, self.backend.xp
@@ -642,7 +668,7 @@ class ArrayBatches:
                 yield rows(X, slice(a, b)), y[a:b, ...]
             return
         # one copy to the device per epoch (none on NumPy, where the order is only read)
-        idx = self.backend.asarray(self.rng_of().permutation(self.n), copy=False)
+        idx = self.backend.asarray(epoch_order(self.shuffle, self.rng_of, self.n), copy=False)
         for a, b, offset, total in self.parts:
             part = idx[a:b]
             self.current = (offset, total)
@@ -691,7 +717,7 @@ class WrapBatches:
         return self.steps
 
     def _order(self) -> np.ndarray:
-        return self.rng_of().permutation(self.n) if self.shuffle else np.arange(self.n)
+        return epoch_order(self.shuffle, self.rng_of, self.n) if self.shuffle else np.arange(self.n)
 
     def __iter__(self) -> Iterator[tuple[Array, Array]]:
         stream = self.state.stream

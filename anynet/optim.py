@@ -13,7 +13,8 @@ Shared options (all optimizers):
     weight_decay: L2 penalty ``decay · W`` added to the gradient of every weight matrix
         (parameters with 2 or more dimensions; biases and BatchNorm scales are not decayed,
         unlike ``torch.optim``, which decays every parameter), as document 004 does. AdamW
-        decays decoupled from the gradient instead.
+        decays decoupled from the gradient instead. A number ≥ 0, or a schedule ``step -> decay``
+        as for ``lr`` (asked once per step, on the host).
     l1: L1 penalty ``l1 · sign(W)`` added likewise.
     clip_norm: rescale all gradients together so their global L2 norm is at most this.
     clip_value: clip every gradient entry to [−clip_value, clip_value].
@@ -163,12 +164,16 @@ def _check(name: str, value: Any, low: float, high: float = math.inf, *, low_ope
 
 
 class _CustomLR:
-    """Stands in for a user's learning-rate callable that a checkpoint could not store."""
+    """Stands in for a user's schedule (of the learning rate, or of ``attr``) that a checkpoint could not store."""
+
+    def __init__(self, attr: str = "lr") -> None:
+        self.attr = attr
 
     def __call__(self, step: int) -> float:
+        what = "learning-rate" if self.attr == "lr" else self.attr.replace("_", " ")
         raise ConfigError(
-            "this optimizer was saved with a custom learning-rate callable, which checkpoints do "
-            "not store; set it again before training: model.optimizer.lr = your_schedule"
+            f"this optimizer was saved with a custom {what} callable, which checkpoints do "
+            f"not store; set it again before training: model.optimizer.{self.attr} = your_schedule"
         )
 
 
@@ -308,7 +313,7 @@ class Optimizer:
     #: added to the gradient
     coupled_decay: bool = True
 
-    def __init__(self, lr: Any = 0.01, *, weight_decay: float = 0.0, l1: float = 0.0,
+    def __init__(self, lr: Any = 0.01, *, weight_decay: Any = 0.0, l1: float = 0.0,
                  clip_norm: float | None = None, clip_value: float | None = None) -> None:
         name = type(self).__name__
         if callable(lr):
@@ -318,7 +323,8 @@ class Optimizer:
         else:
             raise ConfigError(f"{name}: lr must be a number ≥ 0 or a schedule step -> lr (e.g. "
                               f"anynet.schedules.Inv(0.1)), got {lr!r}")
-        self.weight_decay = _check(f"{name}: weight_decay", weight_decay, 0.0)
+        self.weight_decay = weight_decay if callable(weight_decay) else \
+            _check(f"{name}: weight_decay", weight_decay, 0.0)
         self.l1 = _check(f"{name}: l1", l1, 0.0)
         self.clip_norm = None if clip_norm is None else _check(f"{name}: clip_norm", clip_norm, 0.0, low_open=True)
         self.clip_value = None if clip_value is None else _check(f"{name}: clip_value", clip_value, 0.0, low_open=True)
@@ -384,15 +390,21 @@ class Optimizer:
         return self._lr_at(self.iterations)
 
     def _lr_at(self, step: int) -> float:
-        raw = self.lr(step) if callable(self.lr) else self.lr
+        return self._at("lr", step)
+
+    def _at(self, attr: str, step: int) -> float:
+        """The value at ``step`` of ``lr`` or ``weight_decay``: a number, or what its schedule gives."""
+        raw = getattr(self, attr)
+        raw = raw(step) if callable(raw) else raw
         try:
-            lr = float(raw)
+            value = float(raw)
         except (TypeError, ValueError):
-            lr = math.nan
-        if not math.isfinite(lr) or lr < 0:
-            raise ConfigError(f"{type(self).__name__}: the learning rate at step {step} is {raw!r}; "
+            value = math.nan
+        if not math.isfinite(value) or value < 0:
+            what = "learning rate" if attr == "lr" else attr.replace("_", " ")
+            raise ConfigError(f"{type(self).__name__}: the {what} at step {step} is {raw!r}; "
                               "it must be a finite number ≥ 0")
-        return lr
+        return value
 
     def scalars(self, step: int) -> dict[str, float]:
         """This step's scalars, as Python floats computed on the host: the learning rate (the
@@ -411,7 +423,7 @@ class Optimizer:
         return self._scalars(step, self._lr_at(step))
 
     def _scalars(self, step: int, lr: float) -> dict[str, float]:
-        out = {"lr": lr, "weight_decay": float(self.weight_decay), "l1": float(self.l1)}
+        out = {"lr": lr, "weight_decay": self._at("weight_decay", step), "l1": float(self.l1)}
         if self.clip_value is not None:
             out["clip_value"] = float(self.clip_value)
         if self.clip_norm is not None:
@@ -753,23 +765,29 @@ class Optimizer:
         grads = [gd[key] for _, _, gd, key in slots]
         if self.clip_value is not None or self.clip_norm is not None:
             grads = self._clip([xp.asarray(g, copy=True) for g in grads], self._scalars(self.iterations, lr), ops)
-        coupled = self.weight_decay and self.coupled_decay
+        wd = self._at("weight_decay", self.iterations)
         states, update = self.state, self.update
         for n, (path, pd, _, key) in enumerate(slots):
             p = pd[key]
             g = grads[n]
             decay = p.ndim >= 2
             if decay:
-                # new arrays, not ops: the gradient belongs to the layer
-                if coupled:
-                    g = g + self.weight_decay * p
-                if self.l1:
-                    g = g + self.l1 * xp.sign(p)
+                g = self._penalised(g, p, wd, xp)
             state = states.get(path)
             if state is None:
                 state = states[path] = {s: xp.zeros_like(p) for s in self.slots}
             pd[key], states[path] = update(p, g, state, lr, ops, decay)  # type: ignore[arg-type]
         self.iterations += 1
+
+    def _penalised(self, g: Array, p: Array, wd: Any, xp: Any) -> Array:
+        """A decayed parameter's gradient plus the coupled penalties ``wd·p + l1·sign(p)`` of the
+        per-parameter rule (new arrays, not ops: the gradient belongs to the layer). ``wd`` is this
+        step's weight decay, a number or (traced) array; AdamW applies it in its update instead."""
+        if self.coupled_decay and (not isinstance(wd, (int, float)) or wd):
+            g = g + wd * p
+        if self.l1:
+            g = g + self.l1 * xp.sign(p)
+        return g
 
     # -- saving -----------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -781,6 +799,10 @@ class Optimizer:
         for key in ("weight_decay", "l1"):
             if key not in cfg and getattr(self, key):
                 cfg[key] = getattr(self, key)
+        if callable(self.weight_decay):  # a schedule: its description, as for lr
+            cfg["weight_decay"] = schedules.to_config(self.weight_decay)
+            if cfg["weight_decay"] is None:
+                cfg["weight_decay"], cfg["weight_decay_custom"] = 0.0, True
         for key in ("clip_norm", "clip_value"):
             if getattr(self, key) is not None:
                 cfg[key] = getattr(self, key)
@@ -793,13 +815,18 @@ class Optimizer:
             raise ConfigError(f"{cls.__name__}.from_config: expected a dict with 'lr' from config(), got {config!r}")
         cfg = dict(config)
         custom = cfg.pop("lr_custom", False)
+        custom_decay = cfg.pop("weight_decay_custom", False)
         lr = cfg.pop("lr")
+        if isinstance(cfg.get("weight_decay"), Mapping):
+            cfg["weight_decay"] = schedules.from_config(cfg["weight_decay"])
         try:
             opt = cls(lr=1.0 if custom else schedules.from_config(lr), **cfg)
         except TypeError as exc:  # an option this class does not take
             raise ConfigError(f"{cls.__name__}.from_config: {exc}") from None
         if custom:
             opt.lr = _CustomLR()
+        if custom_decay:
+            opt.weight_decay = _CustomLR("weight_decay")
         return opt
 
     def state_dict(self) -> dict[str, Array]:
@@ -910,6 +937,9 @@ class Adam(Optimizer):
         lr: learning rate (default 1e-3) or schedule.
         beta1, beta2: decay rates of the moment estimates, in [0, 1).
         eps: added to the denominator, > 0.
+        eps_hat: False (default): ``eps`` is added to the bias-corrected √v̂, as PyTorch does. True:
+            ``eps`` is the paper's ε̂, added to √v before the bias correction (``eps_hat = eps``), as
+            Keras and scikit-learn do.
         **kw: the shared options.
 
     Example:
@@ -920,15 +950,18 @@ class Adam(Optimizer):
     """
 
     slots = ("m", "v")
-    hyper: tuple[str, ...] = ("beta1", "beta2", "eps")  # AdamW extends it
+    hyper: tuple[str, ...] = ("beta1", "beta2", "eps", "eps_hat")  # AdamW extends it
 
     def __init__(self, lr: Any = 1e-3, *, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, **kw: Any) -> None:
+                 eps: float = 1e-8, eps_hat: bool = False, **kw: Any) -> None:
         super().__init__(lr, **kw)
         name = type(self).__name__
         self.beta1 = _check(f"{name}: beta1", beta1, 0.0, 1.0, high_open=True)
         self.beta2 = _check(f"{name}: beta2", beta2, 0.0, 1.0, high_open=True)
         self.eps = _check(f"{name}: eps", eps, 0.0, low_open=True)
+        if not isinstance(eps_hat, bool):
+            raise ConfigError(f"{name}: eps_hat must be True or False, got {eps_hat!r}")
+        self.eps_hat = eps_hat
 
     def _scalars(self, step: int, lr: float) -> dict[str, float]:
         t = step + 1
@@ -936,7 +969,7 @@ class Adam(Optimizer):
         root = math.sqrt(1.0 - b2**t)
         return {**super()._scalars(step, lr), "beta1": b1, "one_minus_beta1": 1.0 - b1, "beta2": b2,
                 "one_minus_beta2": 1.0 - b2, "step_size": lr * root / (1.0 - b1**t),
-                "eps_hat": float(self.eps) * root}
+                "eps_hat": float(self.eps) if self.eps_hat else float(self.eps) * root}
 
     def rule(self, p, g, state, scalars, ops, head):
         v = ops.add_(ops.mul_(state["v"], scalars["beta2"]), ops.mul_(g * g, scalars["one_minus_beta2"]))

@@ -177,7 +177,7 @@ class _Bridge:
         opt = self.opt
         saved, opt.iterations = opt.iterations, step
         try:
-            return {"lr": opt.current_lr(), "iterations": float(step)}
+            return {"lr": opt.current_lr(), "weight_decay": opt._at("weight_decay", step), "iterations": float(step)}
         finally:
             opt.iterations = saved
 
@@ -194,7 +194,6 @@ class _Bridge:
         gs = [grads[p] for p in paths]
         if opt.clip_value is not None or opt.clip_norm is not None:
             gs = opt._clip(gs, Optimizer._scalars(opt, 0, 0.0), ops)  # (its clip_value, clip_norm)
-        coupled = opt.weight_decay and opt.coupled_decay
         saved = opt.iterations
         opt.iterations = scalars["iterations"]  # (an array while traced: the rules read it for t)
         new_p, new_s = {}, dict(state)
@@ -203,10 +202,7 @@ class _Bridge:
                 p = params[path]
                 decay = p.ndim >= 2
                 if decay:
-                    if coupled:
-                        g = g + opt.weight_decay * p
-                    if opt.l1:
-                        g = g + opt.l1 * xp.sign(p)
+                    g = opt._penalised(g, p, scalars["weight_decay"], xp)
                 slots = {s: state[f"{path}/{s}"] for s in opt.slots}
                 new_p[path], slots = opt.update(p, g, slots, scalars["lr"], ops, decay)
                 new_s.update({f"{path}/{s}": a for s, a in slots.items()})
@@ -457,12 +453,13 @@ class Runner:
         """An epoch of :class:`~anynet.batches.ArrayBatches` on device arrays, its full batches taken from
         the data inside the compiled scan (the order drawn from the same generator, once per epoch, as
         the batches draw it); a short last batch is one compiled step of its own."""
+        from .batches import epoch_order
         from .batches import rows as take_rows
 
         compiled, step = self.compiled, self.step
         assert compiled is not None
         backend, size = step.model.backend, batches.batch_size
-        order = batches.rng_of().permutation(batches.n) if batches.shuffle else np.arange(batches.n)
+        order = epoch_order(batches.shuffle, batches.rng_of, batches.n) if batches.shuffle else np.arange(batches.n)
         full = [(a, b) for a, b in batches.spans if b - a == size]
         values: list[Any] = []
         sizes: list[int] = []

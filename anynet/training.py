@@ -143,7 +143,7 @@ def _one_fit_at_a_time(train: _F) -> _F:
 
 @_one_fit_at_a_time
 def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any = None, epochs: int = 1,
-        batch_size: int = UNSET, shuffle: bool = UNSET, seed: Any = None, validation_data: Any = None,
+        batch_size: int = UNSET, shuffle: Any = UNSET, seed: Any = None, validation_data: Any = None,
         validation_split: float | None = None, metrics: Any = (), callbacks: Sequence[cb.Callback] = (),
         verbose: int = 1, batching: str = "epoch", steps_per_epoch: int | None = None,
         on_nonfinite: str = "raise", comm: Any = None, compile: Any = "auto") -> cb.History:
@@ -158,7 +158,9 @@ def fit(model: Any, X: Any, y: Any = None, *, loss: Any = None, optimizer: Any =
         epochs: how many epochs to run now (counting continues across calls and checkpoints).
         batch_size: samples per step (default 32); steps_per_epoch: cap (``"epoch"``, a re-iterable
             stream) or count (``"wrap"``, a generator).
-        shuffle: reshuffle every epoch with the model's host generator (default True); seed: re-seed it.
+        shuffle: reshuffle every epoch with the model's host generator (default True), or give each
+            epoch's order yourself: a function ``n -> permutation of range(n)``, called once per epoch
+            (scikit-learn's order, a curriculum); seed: re-seed the generator.
         validation_data / validation_split: data scored after every epoch: ``(X_val, y_val)`` or a
             re-iterable of batches; a split takes the last fraction of X before shuffling, as Keras.
         metrics: names from :func:`anynet.metrics.names` (``accuracy``, ``f1_macro``, ``roc_auc``, ...),

@@ -38,6 +38,9 @@ OPTIMIZERS = {
                                clip_norm=1.0, weight_decay=1e-3),
     "adamw": lambda: optim.AdamW(lr=0.005, weight_decay=0.01, clip_norm=0.5),
     "sgd": lambda: optim.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    # a weight decay that changes every step, and Adam's epsilon as Keras and scikit-learn place it
+    "sgd decay schedule": lambda: optim.SGD(lr=0.05, momentum=0.5, weight_decay=schedules.Exponential(0.05, 0.97)),
+    "adam eps_hat": lambda: optim.Adam(lr=0.01, eps=1e-3, eps_hat=True),
 }
 
 
@@ -199,3 +202,19 @@ def test_a_checkpoint_of_a_compiled_fit_resumes_exactly(request, tmp_path):
     assert resumed.optimizer.iterations == 32
     for k, v in ref.items():
         np.testing.assert_allclose(anynet.to_numpy(resumed.state_dict()[k]), v, rtol=0, atol=1e-12, err_msg=k)
+
+
+def test_an_order_function_is_followed_compiled(request):
+    """fit(shuffle=order) compiled on JAX (the batches gathered inside the scan) equals NumPy eager."""
+    load_backend("jax", request.config)
+    g = np.random.default_rng(3)
+    orders = [g.permutation(200) for _ in range(3)]
+
+    def make_order():
+        it = iter(orders)
+        return lambda n: next(it)
+
+    _, ref = _train("numpy", OPTIMIZERS["sgd"], False, epochs=3, shuffle=make_order())
+    _, got = _train("jax", OPTIMIZERS["sgd"], "auto", epochs=3, shuffle=make_order())
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-12, err_msg=k)

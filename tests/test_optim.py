@@ -406,6 +406,60 @@ def test_custom_lr_is_not_saved_and_must_be_set_again():
     assert again.current_lr() == 0.25
 
 
+def test_weight_decay_may_be_a_schedule():
+    """Each step decays with what the schedule gives for it: the same numbers as setting the decay
+    by hand before every step, in the flat update and in a user's per-parameter rule alike."""
+    decay = schedules.Exponential(0.2, 0.5)
+
+    class PerParameter(optim.Optimizer):  # the older form: the rule for one parameter
+        def update(self, p, g, state, lr, ops, decay):
+            return ops.sub_(p, lr * g), state
+
+    for make in (lambda **kw: optim.SGD(lr=0.1, momentum=0.9, **kw), lambda **kw: PerParameter(lr=0.1, **kw)):
+        scheduled, by_hand = make(weight_decay=decay), make()
+        a = {"w": np.ones((2, 3)), "b": np.ones(3)}
+        b = {k: v.copy() for k, v in a.items()}
+        g = {"w": np.full((2, 3), 0.5), "b": np.full(3, 0.5)}
+        for step in range(4):
+            by_hand.weight_decay = decay(step)
+            a, b = scheduled.step(a, g), by_hand.step(b, g)
+            np.testing.assert_array_equal(a["w"], b["w"])
+            np.testing.assert_array_equal(a["b"], b["b"])
+        assert scheduled.scalars(3)["weight_decay"] == 0.2 * 0.5**3
+    with pytest.raises(ConfigError, match="SGD: the weight decay at step 0 is -1.0; it must be a finite number ≥ 0"):
+        optim.SGD(weight_decay=lambda step: -1.0).step({"w": np.ones((2, 2))}, {"w": np.ones((2, 2))})
+
+
+def test_a_weight_decay_schedule_is_saved_as_the_learning_rate_is():
+    opt = optim.AdamW(weight_decay=schedules.Cosine(0.01, 100))
+    again = optim.AdamW.from_config(opt.config())
+    assert again.config() == opt.config() and again.weight_decay(50) == opt.weight_decay(50)
+    custom = optim.SGD(weight_decay=lambda step: 0.1).config()
+    assert custom["weight_decay"] == 0.0 and custom["weight_decay_custom"] is True
+    with pytest.raises(ConfigError, match=r"custom weight decay callable.*model.optimizer.weight_decay = your_sch"):
+        optim.SGD.from_config(custom).scalars(0)
+
+
+def test_adam_eps_hat_places_epsilon_as_keras_and_sklearn_do():
+    """eps_hat=True: ``w −= lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + eps)``, written out here step by step."""
+    opt = optim.Adam(lr=0.1, beta1=0.8, beta2=0.9, eps=0.5, eps_hat=True)
+    w, m, v = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2)
+    p = {"w": w.copy()}
+    for t in range(1, 4):
+        g = np.array([0.3, -0.7]) * t
+        m, v = 0.8 * m + 0.2 * g, 0.9 * v + 0.1 * g * g
+        w = w - 0.1 * math.sqrt(1 - 0.9**t) / (1 - 0.8**t) * m / (np.sqrt(v) + 0.5)
+        p = opt.step(p, {"w": g})
+        np.testing.assert_allclose(p["w"], w, rtol=1e-14)
+    plain = optim.Adam(lr=0.1, beta1=0.8, beta2=0.9, eps=0.5).step({"w": np.array([1.0, -2.0])},
+                                                                   {"w": np.array([0.3, -0.7])})
+    assert not np.allclose(plain["w"], optim.Adam(lr=0.1, beta1=0.8, beta2=0.9, eps=0.5, eps_hat=True).step(
+        {"w": np.array([1.0, -2.0])}, {"w": np.array([0.3, -0.7])})["w"])
+    assert optim.Adam.from_config(opt.config()).eps_hat is True and optim.AdamW(eps_hat=True).config()["eps_hat"]
+    with pytest.raises(ConfigError, match="Adam: eps_hat must be True or False, got 'yes'"):
+        optim.Adam(eps_hat="yes")
+
+
 def test_step_needs_every_gradient():
     with pytest.raises(InputError, match=r"SGD.step: no gradient for \['b'\]"):
         optim.SGD().step({"w": np.zeros(1), "b": np.zeros(1)}, {"w": np.zeros(1)})

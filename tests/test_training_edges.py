@@ -285,3 +285,52 @@ def test_fit_from_inside_fit_is_refused_and_a_failed_fit_releases_the_model():
         model.fit(X, y, optimizer="sgd", batch_size=0, **FIT)
     model.fit(X, y, optimizer="sgd", **FIT)  # neither left the model claimed
     assert model.train_state.epoch == 2
+
+
+# -- fit(shuffle=...): True, False, or each epoch's order given by a function ---------------------
+@pytest.mark.parametrize("batching", ["epoch", "wrap"])
+def test_an_order_function_gives_each_epochs_batches(batching):
+    """fit(shuffle=order) trains on the rows in the order it returns, asked once per epoch: the same
+    numbers as training without shuffling on the rows put in that order by hand."""
+    X, y = _data(24)
+    g = np.random.default_rng(5)
+    orders = [g.permutation(24) for _ in range(4)]
+    asked = []
+
+    def order(n):
+        asked.append(n)
+        return orders[len(asked) - 1]
+
+    a, b = _model(dtype="float64"), _model(dtype="float64")
+    a.fit(X, y, optimizer=optim.SGD(lr=0.1, momentum=0.9), epochs=3, batch_size=8, shuffle=order,
+          batching=batching, **FIT)
+    opt = optim.SGD(lr=0.1, momentum=0.9)
+    for perm in orders[:3]:
+        b.fit(X[perm], y[perm], optimizer=opt, epochs=1, batch_size=8, shuffle=False, batching=batching, **FIT)
+    # (the wrap-around stream asks for the next order as soon as one is used up)
+    assert asked == [24] * (3 if batching == "epoch" else 4)
+    for k, v in a.state_dict().items():
+        np.testing.assert_array_equal(v, b.state_dict()[k], err_msg=k)
+
+
+@pytest.mark.parametrize("bad,what", [
+    (lambda n: np.zeros(n, dtype=int), "it must return a permutation of range"),
+    (lambda n: np.arange(n - 1), r"shape \(19,\)"),
+    (lambda n: np.arange(n, dtype=float), "dtype float64"),
+    (lambda n: np.arange(n) + 1, "each row index once"),
+])
+def test_an_order_function_that_gives_no_permutation_is_refused(bad, what):
+    X, y = _data()
+    model = _model()
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    with pytest.raises(InputError, match=what):
+        model.fit(X, y, optimizer="sgd", epochs=1, batch_size=5, shuffle=bad, **FIT)
+    for k, v in model.state_dict().items():  # refused before the first step
+        np.testing.assert_array_equal(v, before[k])
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None, 0.5])
+def test_shuffle_must_be_a_bool_or_an_order_function(bad):
+    X, y = _data()
+    with pytest.raises(InputError, match=r"shuffle must be True .*, False, or a function n -> order"):
+        _model().fit(X, y, optimizer="sgd", epochs=1, shuffle=bad, **FIT)

@@ -32,15 +32,17 @@ How scikit-learn's algorithm is mapped onto anynet:
 - ``alpha``: scikit-learn adds ``0.5·alpha·‖W‖² / n_b`` to a batch's loss (weight matrices only,
   ``n_b`` the batch's rows), so the gradient gains ``alpha·W / n_b``. anynet's ``weight_decay``
   adds ``weight_decay·W`` to the gradient of every weight matrix (never to a bias), so
-  ``weight_decay = alpha / n_b``, set again for the last batch of an epoch where it is smaller.
+  ``weight_decay = alpha / n_b``: a schedule of the step, smaller for the last batch of an epoch
+  where that batch is short (the step's scalars carry it; nothing changes the optimizer between
+  batches).
   Where anynet's loss is ``c`` times scikit-learn's (a label-indicator ``y`` of k labels:
   ``bce_logits`` averages over the labels too, ``c = 1/k``), the decay is ``c·alpha / n_b``,
   SGD's rate ``learning_rate_init / c`` and Adam's ``eps`` ``c·epsilon``: the same steps.
-- ``solver="adam"``: :class:`anynet.optim.Adam` with ``beta_1``, ``beta_2``, ``epsilon``;
-  scikit-learn adds ``epsilon`` before the bias correction of the second moment and anynet after
-  it, so the step ``t`` runs with ``eps = epsilon / √(1 − β₂ᵗ)``. ``solver="sgd"``:
+- ``solver="adam"``: :class:`anynet.optim.Adam` with ``beta_1``, ``beta_2``, ``epsilon`` and
+  ``eps_hat=True``: scikit-learn adds ``epsilon`` to √v before the bias correction of the second
+  moment (PyTorch, anynet's default, after it). ``solver="sgd"``:
   :class:`anynet.optim.SGD` with ``momentum`` (in [0, 1): anynet's SGD refuses 1) and
-  ``nesterovs_momentum``; ``learning_rate="invscaling"`` sets the rate to
+  ``nesterovs_momentum``; ``learning_rate="invscaling"`` is a schedule that gives the rate
   ``learning_rate_init / (t + 1)**power_t`` after every epoch (``t``: samples seen, ``t_``) and
   ``"adaptive"`` divides it by 5 where training would stop, stopping once it is at most 1e-6.
   ``solver="lbfgs"`` is refused with a :class:`~anynet.errors.ConfigError` (anynet trains by
@@ -225,17 +227,56 @@ class ConvergenceCheck(Callback):
             self._best_state = None  # the estimator keeps no second copy of the weights
 
 
-class _InvScaling(Callback):
-    """scikit-learn's ``learning_rate="invscaling"``: after every epoch the rate becomes
-    ``lr0 / (t + 1)**power_t``, ``t`` the samples seen so far (``est.t_``, updated here)."""
+class _SamplesSeen(Callback):
+    """``est.t_``, the samples seen, counted after every epoch as scikit-learn counts them."""
 
     def __init__(self, est: Any, n: int) -> None:
         self.est, self.n = est, n
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, Any]) -> None:
         self.est.t_ += self.n
-        if self.est.solver == "sgd" and self.est.learning_rate == "invscaling":
-            model.optimizer.lr = float(self.est.learning_rate_init) / (self.est.t_ + 1) ** float(self.est.power_t)
+
+
+class _Epochs:
+    """Where a step of one ``fit`` falls in scikit-learn's epochs of ``n`` rows in batches of
+    ``batch``: the fit's first step is ``start``; the last batch of an epoch has ``n % batch`` rows
+    (all of them when that is 0)."""
+
+    def __init__(self, start: int, batch: int, n: int) -> None:
+        self.start, self.batch, self.n = start, batch, n
+        self.per_epoch, self.last = math.ceil(n / batch), n % batch
+
+    def epoch(self, step: int) -> int:
+        """The epoch of the fit (0, 1, ...) that ``step`` belongs to."""
+        return (step - self.start) // self.per_epoch
+
+    def rows(self, step: int) -> int:
+        """The rows of ``step``'s batch."""
+        last = (step - self.start) % self.per_epoch == self.per_epoch - 1
+        return self.last if last and self.last else self.batch
+
+
+class _RowsDecay:
+    """``weight_decay`` as scikit-learn's ``alpha`` gives it: ``decay / rows`` of each step's batch (a
+    schedule: the step's scalars carry it, so no callback changes the optimizer between batches)."""
+
+    def __init__(self, decay: float, epochs: _Epochs) -> None:
+        self.decay, self.epochs = decay, epochs
+
+    def __call__(self, step: int) -> float:
+        return self.decay / self.epochs.rows(step)
+
+
+class _InvScalingRate:
+    """scikit-learn's ``learning_rate="invscaling"``: ``first`` for the fit's first epoch, then after every
+    epoch ``lr0 / (t + 1)**power_t``, ``t`` the samples seen (``t0`` before this fit, ``n`` per epoch)."""
+
+    def __init__(self, first: float, lr0: float, power_t: float, t0: int, epochs: _Epochs) -> None:
+        self.first, self.lr0, self.power_t, self.t0, self.epochs = first, lr0, power_t, t0, epochs
+
+    def __call__(self, step: int) -> float:
+        e = self.epochs.epoch(step)
+        return self.first if e == 0 else self.lr0 / (self.t0 + e * self.epochs.n + 1) ** self.power_t
 
 
 class _SklearnLoss(Callback):
@@ -261,44 +302,27 @@ class _SklearnLoss(Callback):
         return logs["loss"] * self.scale + (self.factor * float(to_numpy(self.sq)) if self.factor else 0.0)
 
 
-class _SklearnStep(Callback):
-    """Per-step work that makes anynet's step scikit-learn's, installed only where needed (a call
-    per step): ``weight_decay = decay / rows`` for the last, smaller batch of an epoch; Adam's
-    ``eps``, which scikit-learn adds before the bias correction of the second moment and anynet
-    after, so anynet's is ``eps / √(1 − β₂ᵗ)`` at step t; and each batch's ‖W‖² for the loss."""
+class _BatchNorms(Callback):
+    """Each batch's ‖W‖² (with the weights it starts from), summed for the epoch's L2 term of the loss
+    scikit-learn reports: read on the device, nothing written (installed where alpha > 0 and an epoch
+    has several batches)."""
 
-    def __init__(self, *, decay: float, batch: int, last: int, eps: float | None, loss: _SklearnLoss) -> None:
-        self.decay, self.batch, self.last, self.eps, self.loss = decay, batch, last, eps, loss
-        self.norms = bool(loss.factor) and loss.n_batches > 1
-
-    def on_epoch_begin(self, model: Any, epoch: int, logs: dict[str, Any]) -> None:
-        self.left = logs["steps"]
-        model.optimizer.weight_decay = self.decay / self.batch
+    def __init__(self, loss: _SklearnLoss) -> None:
+        self.loss = loss
 
     def on_batch_begin(self, model: Any, step: int, logs: dict[str, Any]) -> None:
-        opt = model.optimizer
-        self.left -= 1
-        if self.left == 0 and self.last:
-            opt.weight_decay = self.decay / self.last
-        if self.eps is not None:
-            opt.eps = self.eps / math.sqrt(1.0 - opt.beta2 ** (opt.iterations + 1))
-        if self.norms:
-            self.loss.sq = self.loss.sq + self.loss.squared_norm(model)
-
-    def on_train_end(self, model: Any) -> None:
-        if self.eps is not None:
-            model.optimizer.eps = self.eps
+        self.loss.sq = self.loss.sq + self.loss.squared_norm(model)
 
 
 class _SklearnOrder:
-    """Stands in for the model's generator during ``fit`` so that the batches are scikit-learn's:
-    each epoch permutes the last epoch's order, as ``sklearn.utils.shuffle(order, random_state=rng)``
-    does (``rng.shuffle`` of ``arange(n)``, which is ``rng.permutation(n)``), without its overhead."""
+    """``fit``'s order function (``shuffle=``) that makes the batches scikit-learn's: each epoch permutes
+    the last epoch's order, as ``sklearn.utils.shuffle(order, random_state=rng)`` does
+    (``rng.shuffle`` of ``arange(n)``, which is ``rng.permutation(n)``), without its overhead."""
 
     def __init__(self, rng: np.random.RandomState, n: int) -> None:
         self.rng, self.order = rng, np.arange(n)
 
-    def permutation(self, n: int) -> np.ndarray:
+    def __call__(self, n: int) -> np.ndarray:
         self.order = self.order[self.rng.permutation(n)]
         return self.order
 
@@ -705,7 +729,13 @@ class _BaseMLP(BaseEstimator):
         # as scikit-learn: partial_fit continues the optimizer, every fit (warm or not) starts a new one
         opt = model.optimizer if incremental and model.optimizer is not None else self._optimizer()
         decay = float(self.alpha) * self._grad_scale
-        opt.weight_decay = decay / batch
+        # the per-batch constants are schedules of the step: they reach the step as its scalars
+        epochs = _Epochs(opt.iterations, batch, n)
+        opt.weight_decay = _RowsDecay(decay, epochs)
+        invscaling = self.solver == "sgd" and self.learning_rate == "invscaling"
+        if invscaling:
+            opt.lr = _InvScalingRate(opt.current_lr(), float(self.learning_rate_init) / self._grad_scale,
+                                     float(self.power_t), self.t_, epochs)
         value = _SklearnLoss(1.0 / self._value_scale, float(self.alpha), n, math.ceil(n / batch))
         adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
         check = ConvergenceCheck(tol=self.tol, n_iter_no_change=self.n_iter_no_change, loss=value,
@@ -714,24 +744,26 @@ class _BaseMLP(BaseEstimator):
         check.loss_curve, check.no_improvement_count = self.loss_curve_, self._no_improvement_count
         check.best_loss, check.best_validation_score = self.best_loss_, self.best_validation_score_
         check.validation_scores = self.validation_scores_
-        hooks: list[Callback] = [value, check, _InvScaling(self, n)]
-        adam_eps = float(self.epsilon) * self._grad_scale if self.solver == "adam" else None
-        step = _SklearnStep(decay=decay, batch=batch, last=n % batch, eps=adam_eps, loss=value)
-        if adam_eps is not None or step.last or step.norms:
-            hooks.append(step)
-        model.rng = cast(np.random.Generator, _SklearnOrder(rng, n))  # it has the one method fit calls
+        hooks: list[Callback] = [value, check, _SamplesSeen(self, n)]
+        if value.factor and value.n_batches > 1:
+            hooks.append(_BatchNorms(value))
+        if isinstance(opt, Adam):
+            opt.eps_hat = True  # scikit-learn adds epsilon to √v before the bias correction
         try:
             model.fit(X, targets, loss=self._loss_name, optimizer=opt, epochs=1 if incremental else self.max_iter,
-                      batch_size=batch, shuffle=bool(self.shuffle), callbacks=hooks, verbose=2 if self.verbose else 0)
-        finally:  # a generator again, for checkpoints and later fits
-            model.rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+                      batch_size=batch, shuffle=_SklearnOrder(rng, n) if self.shuffle else False, callbacks=hooks,
+                      verbose=2 if self.verbose else 0)
+        finally:  # numbers again, as a checkpoint stores them and the next fit starts from
+            opt.weight_decay = decay / batch
+            if invscaling:
+                opt.lr = opt.current_lr()
         return check
 
     def _optimizer(self) -> Optimizer:
         c = self._grad_scale
         if self.solver == "adam":
             return Adam(lr=float(self.learning_rate_init), beta1=float(self.beta_1), beta2=float(self.beta_2),
-                        eps=float(self.epsilon) * c)
+                        eps=float(self.epsilon) * c, eps_hat=True)
         momentum = float(self.momentum)
         return SGD(lr=float(self.learning_rate_init) / c, momentum=momentum,
                    nesterov=bool(self.nesterovs_momentum) and momentum > 0)

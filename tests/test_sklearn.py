@@ -125,7 +125,7 @@ def test_classifier_is_sklearns_step_for_step(case):
     _same_as_sklearn(MLPClassifier(**kw), skn.MLPClassifier(**kw), X, y)
 
 
-@pytest.mark.parametrize("labels", ["binary strings", "binary early stopping", "multilabel"])
+@pytest.mark.parametrize("labels", ["binary strings", "binary early stopping", "multilabel", "multilabel invscaling"])
 def test_classifier_targets_are_sklearns(labels):
     X, y = make_classification(150, 6, n_informative=4, n_classes=3, random_state=0)
     kw = {"hidden_layer_sizes": (8,), "alpha": 0.01, "batch_size": 40, "random_state": 0, "max_iter": 12}
@@ -136,6 +136,8 @@ def test_classifier_targets_are_sklearns(labels):
     else:  # several labels per sample: bce_logits averages over them, which the mapping undoes
         Y = np.stack([y == 0, y == 2, X[:, 0] > 0], axis=1).astype(int)
         kw = {**kw, "solver": "sgd", "learning_rate_init": 0.1}
+        if labels == "multilabel invscaling":
+            kw.update(learning_rate="invscaling", power_t=0.25, learning_rate_init=0.3)
     _same_as_sklearn(MLPClassifier(**kw), skn.MLPClassifier(**kw), X, Y)
 
 
@@ -176,17 +178,62 @@ def test_regressor_output_bias_starts_at_the_targets_mean():
     np.testing.assert_allclose(reg.intercepts_[-1], Y.mean(axis=0), rtol=1e-6)
 
 
-def test_alpha_maps_onto_weight_decay_per_batch():
+def test_alpha_maps_onto_weight_decay_per_batch(monkeypatch):
     """weight_decay = alpha / (rows of the batch) on the weight matrices only; the last, smaller
-    batch of an epoch gets its own (the step-for-step tests show the outcome)."""
+    batch of an epoch gets its own, through the step's scalars (a schedule of the step: nothing
+    changes the optimizer between batches); after fit the optimizer holds the full batches' number."""
+    seen = []
+    scalars = anynet.optim.Optimizer.scalars
+
+    def recording(self, step):
+        out = scalars(self, step)
+        seen.append((step, out["weight_decay"]))
+        return out
+
+    monkeypatch.setattr(anynet.optim.Optimizer, "scalars", recording)
     X, y = _iris()
-    clf = MLPClassifier(hidden_layer_sizes=(4,), alpha=0.8, batch_size=50, max_iter=1, random_state=0)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), alpha=0.8, batch_size=50, max_iter=2, random_state=0)
     with pytest.warns(ConvergenceWarning):
         clf.fit(X, y)
-    assert clf.model_.optimizer.weight_decay == pytest.approx(0.8 / 50)  # 150 = 3 × 50: no short batch
+    assert [wd for _, wd in seen] == pytest.approx([0.8 / 50] * 6)  # 150 = 3 × 50: no short batch
+    seen.clear()
     with pytest.warns(ConvergenceWarning):
-        clf.set_params(batch_size=40).fit(X, y)  # 150 = 3 × 40 + 30: the epoch ends on the short batch
-    assert clf.model_.optimizer.weight_decay == pytest.approx(0.8 / 30)
+        clf.set_params(batch_size=40).fit(X, y)  # 150 = 3 × 40 + 30: each epoch ends on the short batch
+    assert [step for step, _ in seen] == list(range(8))
+    assert [wd for _, wd in seen] == pytest.approx([0.8 / 40] * 3 + [0.8 / 30] + [0.8 / 40] * 3 + [0.8 / 30])
+    assert clf.model_.optimizer.weight_decay == pytest.approx(0.8 / 40)
+    seen.clear()
+    clf.partial_fit(X, y)  # continues the optimizer: its steps 8..11 are one more epoch
+    assert [step for step, _ in seen] == list(range(8, 12))
+    assert [wd for _, wd in seen] == pytest.approx([0.8 / 40] * 3 + [0.8 / 30])
+
+
+def test_invscaling_rate_is_a_schedule_of_the_step(monkeypatch):
+    """learning_rate="invscaling": the rate of each step, as scikit-learn sets it after every epoch
+    (learning_rate_init / (t + 1)**power_t, t the samples seen), given by a schedule, and a number
+    again after fit; the same for a label-indicator y, whose rate is learning_rate_init / c."""
+    seen = []
+    scalars = anynet.optim.Optimizer.scalars
+
+    def recording(self, step):
+        out = scalars(self, step)
+        seen.append(out["lr"])
+        return out
+
+    monkeypatch.setattr(anynet.optim.Optimizer, "scalars", recording)
+    X, y = _iris()
+    kw = {"solver": "sgd", "learning_rate": "invscaling", "learning_rate_init": 0.3, "power_t": 0.5,
+          "hidden_layer_sizes": (4,), "batch_size": 50, "max_iter": 3, "random_state": 0}
+    with pytest.warns(ConvergenceWarning):
+        clf = MLPClassifier(**kw).fit(X, y)
+    expected = [0.3] * 3 + [0.3 / 151 ** 0.5] * 3 + [0.3 / 301 ** 0.5] * 3
+    assert seen == pytest.approx(expected, rel=1e-12)
+    assert clf.model_.optimizer.lr == pytest.approx(0.3 / 451 ** 0.5, rel=1e-12) and clf.t_ == 450
+    seen.clear()
+    Y = np.stack([y == 0, y == 2], axis=1).astype(int)  # two labels: anynet's loss is half scikit-learn's
+    with pytest.warns(ConvergenceWarning):
+        MLPClassifier(**kw).fit(X, Y)
+    assert seen == pytest.approx([2 * v for v in expected], rel=1e-12)
 
 
 # -- the claim: at least as accurate as scikit-learn's MLP, with the defaults -----------------------
